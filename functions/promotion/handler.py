@@ -1,0 +1,57 @@
+"""Promotion function: stage changes, rollback and history (see ../shared/api.md, "Stages")."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdaops import aws_clients
+from lambdaops.http_api import build_resolver, caller, json_response
+from lambdaops.promotion import Promotion
+from lambdaops.registry_events import EventBridgePublisher
+from lambdaops.registry_store import DynamoRegistryStore
+from lambdaops.schemas import RollbackRequest, StageChangeRequest
+from lambdaops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = build_resolver(logger)
+settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
+promotion = Promotion(
+    store=DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name),
+    events=EventBridgePublisher(aws_clients.client("events"), settings.event_bus_name, settings.event_source),
+)
+
+
+@app.post("/models/<name>/versions/<version>/stage")
+@tracer.capture_method
+def change_stage(name: str, version: str, body: Annotated[StageChangeRequest, Body()]) -> Response[Any]:
+    result = promotion.change_stage(name, version, body, caller(app, settings))
+    metrics.add_metric(name="StageChanges", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="stage", value=result.stage.value)
+    return json_response(result)
+
+
+@app.post("/models/<name>/rollback")
+@tracer.capture_method
+def rollback(name: str, body: Annotated[RollbackRequest | None, Body()] = None) -> Response[Any]:
+    result = promotion.rollback(name, body or RollbackRequest(), caller(app, settings))
+    metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
+    return json_response(result)
+
+
+@app.get("/models/<name>/history")
+def history(name: str) -> Response[Any]:
+    return json_response(promotion.history(name))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

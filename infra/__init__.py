@@ -1,0 +1,1 @@
+"""The CDK app that deploys lambdaops, built from `lambdaops.deployment.DEPLOYMENT`."""

@@ -1,0 +1,166 @@
+"""Lambda layers and functions, one of each per declaration, with least-privilege roles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.layer_bundling import layer_bundling_options
+from lambdaops.deployment import (
+    PROJECT_ROOT,
+    PYTHON_RUNTIME,
+    DependencySet,
+    Deployment,
+    FunctionSpec,
+    function_environment,
+)
+
+LAMBDAOPS_LAYER_DIR = PROJECT_ROOT / "layers" / "lambdaops"
+# The local stack (moto seams, sample models) never runs in Lambda; build metadata is not code.
+LAMBDAOPS_LAYER_EXCLUDE = ["python/lambdaops/local", "**/__pycache__", "**/*.pyc", "python/*.egg-info"]
+CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
+EVENT_BUS_NAME = "default"
+
+RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)
+ARCHITECTURE = lambda_.Architecture.X86_64
+
+
+def construct_name(name: str) -> str:
+    """`registry` -> `Registry`: construct ids read as nouns in the template."""
+    return "".join(part.capitalize() for part in name.replace("_", "-").split("-"))
+
+
+class Functions(Construct):
+    """The `lambdaops` layer, one layer per dependency set, and one function per `FunctionSpec`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        table: dynamodb.Table,
+        bucket: s3.Bucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._deployment = deployment
+        self._table = table
+        self._bucket = bucket
+        self._event_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", EVENT_BUS_NAME)
+        self.lambdaops_layer = lambda_.LayerVersion(
+            self,
+            "LambdaopsLayer",
+            code=lambda_.Code.from_asset(str(LAMBDAOPS_LAYER_DIR), exclude=LAMBDAOPS_LAYER_EXCLUDE),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="The lambdaops package: domain, adapters and settings shared by every function",
+        )
+        self.dependency_layers = {dep.name: self._dependency_layer(dep) for dep in deployment.dependency_sets}
+        self.functions = {spec.name: self._function(spec) for spec in deployment.functions}
+
+    def _dependency_layer(self, dep: DependencySet) -> lambda_.LayerVersion:
+        return lambda_.LayerVersion(
+            self,
+            f"{construct_name(dep.name)}Layer",
+            code=lambda_.Code.from_asset(
+                str(dep.requirements.parent),
+                bundling=layer_bundling_options(dep.requirements, RUNTIME.bundling_image),
+            ),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=dep.description,
+        )
+
+    def _function(self, spec: FunctionSpec) -> lambda_.Function:
+        name = construct_name(spec.name)
+        # An own role instead of AWSLambdaBasicExecutionRole: it may write only its own log group.
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {spec.name} function",
+        )
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=logs.RetentionDays.ONE_MONTH)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            name,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=lambda_.Code.from_asset(str(spec.code_dir), exclude=CODE_EXCLUDE),
+            handler=spec.handler,
+            memory_size=spec.memory_mb,
+            timeout=cdk.Duration.seconds(spec.timeout_s),
+            layers=[self.lambdaops_layer, *(self.dependency_layers[dep] for dep in spec.dependency_sets)],
+            environment=function_environment(
+                spec,
+                table_name=self._table.table_name,
+                bucket_name=self._bucket.bucket_name,
+                event_bus_name=EVENT_BUS_NAME,
+            ),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            description=spec.description,
+        )
+        self._grant(spec, function)
+        cdk.Validations.of(function).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-L1",
+                reason=f"The runtime is pinned by lambdaops.deployment.PYTHON_RUNTIME ({PYTHON_RUNTIME}); "
+                "the dependency layers are built for that interpreter's wheels, so it moves deliberately.",
+            )
+        )
+        cdk.Validations.of(role).acknowledge(*self._wildcard_acknowledgments(spec))
+        return function
+
+    def _grant(self, spec: FunctionSpec, function: lambda_.Function) -> None:
+        if spec.writes_table:
+            self._table.grant_read_write_data(function)
+        else:
+            self._table.grant_read_data(function)
+        if spec.reads_artifacts:
+            # Exactly what `S3ArtifactStore.fetch` calls; ListBucket turns a missing key into 404, not 403.
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[self._bucket.arn_for_objects("*")],
+                )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self._bucket.bucket_arn])
+            )
+        if spec.publishes_events:
+            self._event_bus.grant_put_events_to(function)
+
+    def _wildcard_acknowledgments(self, spec: FunctionSpec) -> list[cdk.Acknowledgment]:
+        """Each wildcard the grants above produce, acknowledged by the exact finding it raises."""
+        acknowledgments = [
+            cdk.Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no "
+                "resource-level permissions, so their resource must be '*'.",
+            ),
+            cdk.Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{self._deployment.table.logical_id}.Arn>/index/*]",
+                reason="Queries on the registry table's GSIs: the grant covers this one table's indexes "
+                "(<table arn>/index/*), not other tables.",
+            ),
+        ]
+        if spec.reads_artifacts:
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/*]",
+                    reason="Model artifacts are read by the key given at registration, so GetObject "
+                    "covers the objects of this one artifacts bucket (<bucket arn>/*).",
+                )
+            )
+        return acknowledgments

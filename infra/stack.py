@@ -1,0 +1,52 @@
+"""The one lambdaops stack: storage, functions and API, all built from `DEPLOYMENT`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.functions import Functions
+from infra.constructs.storage import Storage
+from lambdaops.deployment import DEPLOYMENT, Deployment
+
+STACK_NAME = "Lambdaops"
+
+# Flags the constructs rely on, pinned here because `infra/app.py`, `cdk synth` and the tests build
+# the App differently and must all produce the same template.
+FEATURE_FLAGS: dict[str, bool] = {
+    # Access logs are delivered under a bucket policy; the legacy ACL needs ObjectWriter ownership.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+class LambdaopsStack(cdk.Stack):
+    """Composes the constructs; holds no resource definitions of its own."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, deployment: Deployment = DEPLOYMENT, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        for flag, value in FEATURE_FLAGS.items():
+            self.node.set_context(flag, value)
+        storage = Storage(self, "Storage", table=deployment.table, bucket=deployment.bucket)
+        functions = Functions(
+            self, "Functions", deployment=deployment, table=storage.table, bucket=storage.bucket
+        )
+        api = Api(self, "Api", deployment=deployment, functions=functions.functions)
+        cdk.CfnOutput(self, "ApiUrl", value=api.rest_api.url)
+        cdk.CfnOutput(self, "TableName", value=storage.table.table_name)
+        cdk.CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
+
+
+def add_checked_stack(app: cdk.App) -> LambdaopsStack:
+    """The stack as `infra/app.py` and the tests build it: with the cdk-nag AwsSolutions checks."""
+    stack = LambdaopsStack(app, STACK_NAME, description="lambdaops: serverless model registry and promotion")
+    # Acknowledged findings are also written to the template's Metadata, where tests can audit them.
+    cdk.Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)
+    )
+    return stack

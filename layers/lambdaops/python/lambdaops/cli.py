@@ -1,0 +1,211 @@
+"""`lambdaops`: run the local stack or the demo, and talk to a lambdaops API (local or deployed)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from lambdaops.client import ApiError, LambdaopsClient
+
+DEFAULT_INFO_FILE = Path(".lambdaops") / "local.json"
+
+
+def _json_arg(text: str) -> Any:
+    """A JSON value, or @path to a JSON file."""
+    return json.loads(Path(text[1:]).read_text() if text.startswith("@") else text)
+
+
+def _tags(pairs: list[str]) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+def _info(args: argparse.Namespace) -> dict[str, Any]:
+    path = Path(args.info_file)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _client(args: argparse.Namespace) -> LambdaopsClient:
+    url = args.api_url or os.environ.get("LAMBDAOPS_API_URL") or _info(args).get("api_url")
+    if not url:
+        sys.exit("no API: pass --api-url, set LAMBDAOPS_API_URL, or start `lambdaops local`")
+    return LambdaopsClient(url)
+
+
+def _upload(args: argparse.Namespace) -> str:
+    import boto3
+
+    info = _info(args)
+    bucket = args.bucket or info.get("bucket")
+    if not bucket:
+        sys.exit("--file needs --bucket (or a local stack's info file)")
+    data = Path(args.file).read_bytes()
+    key = f"models/{args.name}/uploads/{hashlib.sha256(data).hexdigest()}.onnx"
+    local = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if info else {}
+    s3 = boto3.client(
+        "s3", endpoint_url=info.get("aws_endpoint_url"), region_name=info.get("region"), **local
+    )
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    return f"s3://{bucket}/{key}"
+
+
+def _run_local(args: argparse.Namespace) -> None:
+    from lambdaops.local.stack import LocalStack
+
+    stack = LocalStack(port=args.port, aws_port=args.aws_port, actor=args.actor)
+    info = stack.start()
+    stack.write_info(Path(args.info_file))
+    print(json.dumps({**info.__dict__, "info_file": str(args.info_file)}, indent=2), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    import boto3
+
+    from lambdaops.local.demo import run_demo
+    from lambdaops.local.stack import LocalStack
+
+    stack = LocalStack(port=args.port)
+    info = stack.start()
+    print(f"local stack: API {info.api_url}, AWS {info.aws_endpoint_url}", flush=True)
+    try:
+        s3 = boto3.client("s3", endpoint_url=info.aws_endpoint_url)
+        run_demo(LambdaopsClient(info.api_url), s3, info.bucket)
+    finally:
+        stack.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lambdaops", description=__doc__)
+    parser.add_argument("--api-url", help="API base URL (default: $LAMBDAOPS_API_URL or the info file)")
+    parser.add_argument("--info-file", default=str(DEFAULT_INFO_FILE), help="the local stack's info file")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="serve the API locally on moto")
+    local.add_argument("--port", type=int, default=8787)
+    local.add_argument("--aws-port", type=int, default=0, help="moto's port (default: any free port)")
+    local.add_argument("--actor", help="identity recorded as the actor (default: a local IAM user ARN)")
+    local.set_defaults(run=_run_local)
+
+    demo = commands.add_parser("demo", help="start the local stack and run the end-to-end demo")
+    demo.add_argument("--port", type=int, default=0)
+    demo.set_defaults(run=_run_demo)
+
+    create = commands.add_parser("create", help="create a model")
+    create.add_argument("name")
+    create.add_argument("--description", default="")
+    create.add_argument("--tag", action="append", default=[], help="key=value")
+    create.add_argument("--policy", type=_json_arg, help="JSON or @file")
+    create.set_defaults(call=lambda c, a: c.create_model(a.name, a.description, _tags(a.tag), a.policy))
+
+    register = commands.add_parser("register", help="register a version")
+    register.add_argument("name")
+    source = register.add_mutually_exclusive_group(required=True)
+    source.add_argument("--artifact-uri")
+    source.add_argument("--file", help="upload this ONNX file first")
+    register.add_argument("--bucket")
+    which = register.add_mutually_exclusive_group()
+    which.add_argument("--version")
+    which.add_argument("--bump", choices=["major", "minor", "patch"])
+    for field in ("metrics", "params", "input-schema", "lineage"):
+        register.add_argument(f"--{field}", type=_json_arg, help="JSON or @file")
+    register.add_argument("--tag", action="append", default=[], help="key=value")
+    register.add_argument("--description")
+    register.set_defaults(
+        call=lambda c, a: c.register_version(
+            a.name,
+            a.artifact_uri or _upload(a),
+            version=a.version,
+            bump=a.bump,
+            metrics=a.metrics,
+            params=a.params,
+            input_schema=a.input_schema,
+            lineage=a.lineage,
+            tags=_tags(a.tag) or None,
+            description=a.description,
+        )
+    )
+
+    listing = commands.add_parser("list", help="list models")
+    listing.add_argument("--limit", type=int)
+    listing.add_argument("--next-token")
+    listing.set_defaults(call=lambda c, a: c.list_models(a.limit, a.next_token))
+
+    versions = commands.add_parser("versions", help="list a model's versions")
+    versions.add_argument("name")
+    versions.add_argument("--stage")
+    versions.add_argument("--tag")
+    versions.add_argument("--limit", type=int)
+    versions.add_argument("--next-token")
+    versions.set_defaults(
+        call=lambda c, a: c.list_versions(
+            a.name, stage=a.stage, tag=a.tag, limit=a.limit, next_token=a.next_token
+        )
+    )
+
+    show = commands.add_parser("show", help="show a model, or one of its versions")
+    show.add_argument("name")
+    show.add_argument("version", nargs="?")
+    show.set_defaults(
+        call=lambda c, a: c.get_version(a.name, a.version) if a.version else c.get_model(a.name)
+    )
+
+    promote = commands.add_parser("promote", help="move a version to a stage")
+    promote.add_argument("name")
+    promote.add_argument("version")
+    promote.add_argument("stage", choices=["staging", "production", "archived"])
+    promote.add_argument("--reason", default="")
+    promote.add_argument("--approved-by")
+    promote.set_defaults(call=lambda c, a: c.set_stage(a.name, a.version, a.stage, a.reason, a.approved_by))
+
+    rollback = commands.add_parser("rollback", help="restore the previous production version")
+    rollback.add_argument("name")
+    rollback.add_argument("--reason", default="")
+    rollback.set_defaults(call=lambda c, a: c.rollback(a.name, a.reason))
+
+    history = commands.add_parser("history", help="who did what, when and why")
+    history.add_argument("name")
+    history.set_defaults(call=lambda c, a: c.history(a.name))
+
+    compare = commands.add_parser("compare", help="differences between two versions")
+    compare.add_argument("name")
+    compare.add_argument("a")
+    compare.add_argument("b")
+    compare.set_defaults(call=lambda c, a: c.compare(a.name, a.a, a.b))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if hasattr(args, "run"):
+        args.run(args)
+        return 0
+    try:
+        result = args.call(_client(args), args)
+    except ApiError as error:
+        print(
+            json.dumps(
+                {"error": {"code": error.code, "message": error.message, "details": error.details}}, indent=2
+            ),
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""A small client for the lambdaops HTTP API, local or deployed (then signed with SigV4)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def _is_local(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+class LambdaopsClient:
+    def __init__(self, api_url: str, sign: bool | None = None, timeout_s: float = 60.0) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.sign = (not _is_local(api_url)) if sign is None else sign
+        self.timeout_s = timeout_s
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        url = self.api_url + path + (f"?{urlencode(params)}" if params else "")
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.sign:
+            headers = self._signed_headers(method, url, data, headers)
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+                text = reply.read().decode()
+        except urllib.error.HTTPError as error:
+            text = error.read().decode()
+            try:
+                problem = json.loads(text)["error"]
+            except (ValueError, KeyError, TypeError):
+                problem = {"code": "HttpError", "message": text[:500], "details": {}}
+            raise ApiError(
+                error.code, problem["code"], problem["message"], problem.get("details", {})
+            ) from None
+        return json.loads(text) if text else None
+
+    @staticmethod
+    def _signed_headers(method: str, url: str, data: bytes | None, headers: dict[str, str]) -> dict[str, str]:
+        import boto3
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        session = boto3.session.Session()
+        aws_request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(session.get_credentials(), "execute-api", session.region_name).add_auth(aws_request)
+        return dict(aws_request.headers.items())
+
+    def create_model(
+        self,
+        name: str,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        policy: dict[str, Any] | None = None,
+    ) -> Any:
+        body: dict[str, Any] = {"name": name, "description": description, "tags": tags or {}}
+        if policy is not None:
+            body["policy"] = policy
+        return self.request("POST", "/models", body)
+
+    def get_model(self, name: str) -> Any:
+        return self.request("GET", f"/models/{quote(name)}")
+
+    def list_models(self, limit: int | None = None, next_token: str | None = None) -> Any:
+        return self.request("GET", "/models", query={"limit": limit, "next_token": next_token})
+
+    def register_version(self, name: str, artifact_uri: str, **fields: Any) -> Any:
+        body = {"artifact_uri": artifact_uri, **{k: v for k, v in fields.items() if v is not None}}
+        return self.request("POST", f"/models/{quote(name)}/versions", body)
+
+    def list_versions(self, name: str, **query: Any) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/versions", query=query)
+
+    def get_version(self, name: str, version: str) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/versions/{quote(version)}")
+
+    def update_version(self, name: str, version: str, **fields: Any) -> Any:
+        return self.request("PATCH", f"/models/{quote(name)}/versions/{quote(version)}", fields)
+
+    def compare(self, name: str, a: str, b: str) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/compare", query={"a": a, "b": b})
+
+    def set_stage(
+        self, name: str, version: str, stage: str, reason: str = "", approved_by: str | None = None
+    ) -> Any:
+        body: dict[str, Any] = {"stage": stage, "reason": reason}
+        if approved_by is not None:
+            body["approved_by"] = approved_by
+        return self.request("POST", f"/models/{quote(name)}/versions/{quote(version)}/stage", body)
+
+    def rollback(self, name: str, reason: str = "") -> Any:
+        return self.request("POST", f"/models/{quote(name)}/rollback", {"reason": reason})
+
+    def history(self, name: str) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/history")

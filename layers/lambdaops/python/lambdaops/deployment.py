@@ -1,0 +1,184 @@
+"""What lambdaops deploys, declared once.
+
+The CDK app (`infra/`) and the local stack (`lambdaops.local`) both build their resources from these
+declarations, so the API routes, function environments and table schema cannot drift apart between the
+cloud and a laptop. `tests/infra/test_declarations_agree.py` proves the synthesized template matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[4]
+
+PYTHON_RUNTIME = "python3.13"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    keys: KeySpec
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: string keys only, on-demand, point-in-time recovery on."""
+
+    logical_id: str
+    local_name: str
+    keys: KeySpec
+    indexes: tuple[IndexSpec, ...] = ()
+
+    @property
+    def attribute_names(self) -> list[str]:
+        names = [self.keys.partition_key, self.keys.sort_key]
+        for index in self.indexes:
+            names += [index.keys.partition_key, index.keys.sort_key]
+        return sorted(set(names))
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """An S3 bucket: versioned, private, SSL only, notifying EventBridge."""
+
+    logical_id: str
+    local_name: str
+
+
+@dataclass(frozen=True)
+class DependencySet:
+    """A Lambda layer of third-party packages, pinned in its own requirements file."""
+
+    name: str
+    requirements: Path
+    description: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: its code folder, handler and what it is allowed to touch."""
+
+    name: str
+    handler: str
+    dependency_sets: tuple[str, ...]
+    memory_mb: int
+    timeout_s: int
+    writes_table: bool = True
+    reads_artifacts: bool = False
+    publishes_events: bool = True
+    description: str = ""
+
+    @property
+    def code_dir(self) -> Path:
+        return PROJECT_ROOT / "functions" / self.name
+
+    @property
+    def module_file(self) -> Path:
+        module, _, _ = self.handler.rpartition(".")
+        return self.code_dir / f"{module}.py"
+
+    @property
+    def handler_attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+
+    @property
+    def path_segments(self) -> tuple[str, ...]:
+        return tuple(segment for segment in self.path.split("/") if segment)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    table: TableSpec
+    bucket: BucketSpec
+    dependency_sets: tuple[DependencySet, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[Route, ...]
+    api_throttle_rate: float
+    api_throttle_burst: int
+    event_source: str = "lambdaops.registry"
+    extra_environment: dict[str, str] = field(default_factory=dict)
+
+    def function(self, name: str) -> FunctionSpec:
+        return next(spec for spec in self.functions if spec.name == name)
+
+    def dependency_set(self, name: str) -> DependencySet:
+        return next(dep for dep in self.dependency_sets if dep.name == name)
+
+
+def function_environment(
+    spec: FunctionSpec, *, table_name: str, bucket_name: str, event_bus_name: str
+) -> dict[str, str]:
+    """The environment a function runs with, in AWS and locally; keys are `Settings` fields."""
+    return {
+        "LAMBDAOPS_TABLE_NAME": table_name,
+        "LAMBDAOPS_BUCKET_NAME": bucket_name,
+        "LAMBDAOPS_EVENT_BUS_NAME": event_bus_name,
+        "LAMBDAOPS_EVENT_SOURCE": DEPLOYMENT.event_source,
+        "POWERTOOLS_SERVICE_NAME": f"lambdaops-{spec.name}",
+        "POWERTOOLS_METRICS_NAMESPACE": "lambdaops",
+    }
+
+
+_LAYERS = PROJECT_ROOT / "layers"
+
+DEPLOYMENT = Deployment(
+    table=TableSpec(
+        logical_id="RegistryTable",
+        local_name="lambdaops-registry",
+        keys=KeySpec("PK", "SK"),
+        indexes=(IndexSpec("GSI1", KeySpec("GSI1PK", "GSI1SK")),),
+    ),
+    bucket=BucketSpec(logical_id="ArtifactsBucket", local_name="lambdaops-artifacts"),
+    dependency_sets=(
+        DependencySet("base", _LAYERS / "base" / "requirements.txt", "Powertools and pydantic"),
+        DependencySet("onnx", _LAYERS / "onnx" / "requirements.txt", "onnxruntime and numpy"),
+    ),
+    functions=(
+        FunctionSpec(
+            name="registry",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "onnx"),
+            memory_mb=1024,
+            timeout_s=60,
+            reads_artifacts=True,
+            description="Models and versions: create, register (with artifact checks), list, compare",
+        ),
+        FunctionSpec(
+            name="promotion",
+            handler="handler.lambda_handler",
+            dependency_sets=("base",),
+            memory_mb=512,
+            timeout_s=15,
+            description="Stage changes with promotion gates, rollback and history",
+        ),
+    ),
+    routes=(
+        Route("POST", "/models", "registry"),
+        Route("GET", "/models", "registry"),
+        Route("GET", "/models/{name}", "registry"),
+        Route("POST", "/models/{name}/versions", "registry"),
+        Route("GET", "/models/{name}/versions", "registry"),
+        Route("GET", "/models/{name}/versions/{version}", "registry"),
+        Route("PATCH", "/models/{name}/versions/{version}", "registry"),
+        Route("GET", "/models/{name}/compare", "registry"),
+        Route("POST", "/models/{name}/versions/{version}/stage", "promotion"),
+        Route("POST", "/models/{name}/rollback", "promotion"),
+        Route("GET", "/models/{name}/history", "promotion"),
+    ),
+    api_throttle_rate=100.0,
+    api_throttle_burst=200,
+)

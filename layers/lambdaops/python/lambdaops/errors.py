@@ -1,0 +1,75 @@
+"""Domain errors: each carries its HTTP status and a stable machine-readable code.
+
+`lambdaops.http_api` maps them to responses in one place; nothing else formats errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LambdaopsError(Exception):
+    status: int = 400
+    code: str = "BadRequest"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class InvalidInput(LambdaopsError):
+    status, code = 400, "InvalidInput"
+
+
+class ModelNotFound(LambdaopsError):
+    status, code = 404, "ModelNotFound"
+
+
+class VersionNotFound(LambdaopsError):
+    status, code = 404, "VersionNotFound"
+
+
+class ModelAlreadyExists(LambdaopsError):
+    status, code = 409, "ModelAlreadyExists"
+
+
+class VersionAlreadyExists(LambdaopsError):
+    status, code = 409, "VersionAlreadyExists"
+
+
+class IllegalTransition(LambdaopsError):
+    status, code = 409, "IllegalTransition"
+
+
+class ConcurrentModification(LambdaopsError):
+    """Another writer changed the model between our read and our transaction."""
+
+    status, code = 409, "ConcurrentModification"
+
+
+class NothingToRollBack(LambdaopsError):
+    status, code = 409, "NothingToRollBack"
+
+
+class PolicyViolation(LambdaopsError):
+    status, code = 422, "PolicyViolation"
+
+
+class ArtifactInvalid(LambdaopsError):
+    """The artifact is missing, outside the bucket, not ONNX, or disagrees with the input schema."""
+
+    status, code = 422, "ArtifactInvalid"
+
+
+class ArtifactTooLarge(LambdaopsError):
+    status, code = 413, "ArtifactTooLarge"
+
+
+class ArtifactIntegrityError(LambdaopsError):
+    """The stored bytes no longer hash to the recorded sha256."""
+
+    status, code = 422, "ArtifactIntegrityError"

@@ -1,0 +1,166 @@
+"""Promotion use cases: stage changes under the model's policy, rollback, and the audit history."""
+
+from __future__ import annotations
+
+from lambdaops.errors import NothingToRollBack
+from lambdaops.model_changes import ModelChange, ModelState, RegistryStore, StageMove
+from lambdaops.promotion_policy import enforce_policy
+from lambdaops.registry import Clock, require_model, require_version, utc_now
+from lambdaops.registry_events import STAGE_CHANGED, EventPublisher, stage_changed_event
+from lambdaops.schemas import (
+    History,
+    HistoryEntry,
+    RollbackRequest,
+    RollbackResult,
+    StageChangeRequest,
+    StageChangeResult,
+)
+from lambdaops.semver import parse_version
+from lambdaops.stages import Stage, check_move
+
+_PRODUCTION_HISTORY_KEPT = 50
+
+
+class Promotion:
+    def __init__(self, store: RegistryStore, events: EventPublisher, clock: Clock = utc_now) -> None:
+        self._store = store
+        self._events = events
+        self._clock = clock
+
+    def change_stage(
+        self, name: str, version: str, request: StageChangeRequest, actor: str
+    ) -> StageChangeResult:
+        candidate = require_version(self._store, name, version)
+        state = require_model(self._store, name)
+        check_move(version, candidate.stage, request.stage)
+        production_version = state.record.production_version
+        production = (
+            self._store.get_version(name, production_version)
+            if production_version and request.stage == Stage.PRODUCTION
+            else None
+        )
+        enforce_policy(state.record.policy, candidate, request.stage, production, request.approved_by)
+
+        now = self._clock()
+        staging = [v for v in state.record.staging_versions if v != version]
+        if request.stage == Stage.STAGING:
+            staging.append(version)
+        history = list(state.production_history)
+        moves: list[StageMove] = []
+        entries: list[HistoryEntry] = []
+        if candidate.stage == Stage.PRODUCTION:
+            history.append(version)
+            production_version = None
+        if request.stage == Stage.PRODUCTION:
+            if production_version is not None:
+                # The displaced version is archived in the same atomic write.
+                moves.append(StageMove(production_version, Stage.PRODUCTION, Stage.ARCHIVED))
+                entries.append(
+                    self._entry(
+                        now,
+                        actor,
+                        "stage_change",
+                        production_version,
+                        Stage.PRODUCTION,
+                        Stage.ARCHIVED,
+                        f"replaced by {version}",
+                    )
+                )
+                history.append(production_version)
+            production_version = version
+        moves.append(StageMove(version, candidate.stage, request.stage))
+        entries.append(
+            self._entry(
+                now,
+                actor,
+                "stage_change",
+                version,
+                candidate.stage,
+                request.stage,
+                request.reason,
+                request.approved_by,
+            )
+        )
+        self._commit(state, now, production_version, staging, history, moves, entries)
+        return StageChangeResult(version=version, stage=request.stage, previous_stage=candidate.stage)
+
+    def rollback(self, name: str, request: RollbackRequest, actor: str) -> RollbackResult:
+        """Return production to the version that held it before; the current one is archived."""
+        state = require_model(self._store, name)
+        current = state.record.production_version
+        history = [v for v in state.production_history if v != current]
+        if not history:
+            raise NothingToRollBack(
+                f"model '{name}' has no earlier production version to roll back to", model=name
+            )
+        target = history.pop()
+        restored = require_version(self._store, name, target)
+        now = self._clock()
+        moves: list[StageMove] = []
+        entries: list[HistoryEntry] = []
+        if current is not None:
+            moves.append(StageMove(current, Stage.PRODUCTION, Stage.ARCHIVED))
+            entries.append(
+                self._entry(now, actor, "rollback", current, Stage.PRODUCTION, Stage.ARCHIVED, request.reason)
+            )
+        moves.append(StageMove(target, restored.stage, Stage.PRODUCTION))
+        entries.append(
+            self._entry(now, actor, "rollback", target, restored.stage, Stage.PRODUCTION, request.reason)
+        )
+        staging = [v for v in state.record.staging_versions if v != target]
+        self._commit(state, now, target, staging, history, moves, entries)
+        return RollbackResult(production_version=target, rolled_back_from=current)
+
+    def history(self, name: str) -> History:
+        require_model(self._store, name)
+        return History(items=self._store.history(name))
+
+    def _commit(
+        self,
+        state: ModelState,
+        now: str,
+        production_version: str | None,
+        staging: list[str],
+        production_history: list[str],
+        moves: list[StageMove],
+        entries: list[HistoryEntry],
+    ) -> None:
+        self._store.commit(
+            ModelChange(
+                model=state.record.name,
+                expected_revision=state.revision,
+                production_version=production_version,
+                staging_versions=tuple(sorted(staging, key=parse_version)),
+                latest_version=state.record.latest_version,
+                production_history=tuple(production_history[-_PRODUCTION_HISTORY_KEPT:]),
+                at=now,
+                moves=tuple(moves),
+                history=tuple(entries),
+            )
+        )
+        for entry in entries:
+            self._events.publish(STAGE_CHANGED, stage_changed_event(state.record.name, entry))
+
+    @staticmethod
+    def _entry(
+        at: str,
+        actor: str,
+        action: str,
+        version: str,
+        from_stage: Stage,
+        to_stage: Stage,
+        reason: str,
+        approved_by: str | None = None,
+    ) -> HistoryEntry:
+        return HistoryEntry.model_validate(
+            {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "version": version,
+                "from_stage": from_stage,
+                "to_stage": to_stage,
+                "reason": reason,
+                "approved_by": approved_by,
+            }
+        )

@@ -1,0 +1,58 @@
+"""Registry changes published to EventBridge for other systems to consume."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from lambdaops.schemas import HistoryEntry, VersionRecord
+
+logger = logging.getLogger(__name__)
+
+VERSION_REGISTERED = "ModelVersionRegistered"
+STAGE_CHANGED = "ModelVersionStageChanged"
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+
+def registered_event(version: VersionRecord) -> dict[str, Any]:
+    return {
+        "model": version.model,
+        "version": version.version,
+        "artifact_uri": version.artifact_uri,
+        "sha256": version.sha256,
+        "metrics": version.metrics,
+        "actor": version.created_by,
+    }
+
+
+def stage_changed_event(model: str, entry: HistoryEntry) -> dict[str, Any]:
+    return {"model": model, **entry.model_dump(mode="json")}
+
+
+class EventBridgePublisher:
+    """Publishes after the DynamoDB transaction committed; the table stays the source of truth."""
+
+    def __init__(self, client: Any, bus_name: str, source: str) -> None:
+        self._events = client
+        self._bus = bus_name
+        self._source = source
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        entry = {
+            "EventBusName": self._bus,
+            "Source": self._source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail),
+        }
+        try:
+            reply = self._events.put_events(Entries=[entry])
+            failed = reply.get("FailedEntryCount", 0)
+        except Exception:
+            logger.exception("could not publish %s", detail_type)
+            return
+        if failed:
+            logger.error("EventBridge refused %s: %s", detail_type, reply.get("Entries"))

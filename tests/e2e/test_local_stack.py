@@ -1,0 +1,173 @@
+"""End to end over HTTP: the demo's journey, racing promotions, and the CLI, against `lambdaops local`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from lambdaops.client import ApiError, LambdaopsClient
+from lambdaops.local.demo import MODEL, run_demo
+from lambdaops.local.sample_models import train_logistic_regression
+
+from .conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+
+def replay(history: list[dict[str, Any]]) -> dict[str, str]:
+    """Each version's stage after applying the history in order; at most one production throughout."""
+    stages: dict[str, str] = {}
+    for entry in history:
+        assert stages.get(entry["version"]) == entry["from_stage"] or entry["from_stage"] is None, entry
+        stages[entry["version"]] = entry["to_stage"]
+        at_this_time = [e for e in history if e["at"] == entry["at"]]
+        if entry is at_this_time[-1]:  # entries of one transaction share a timestamp
+            assert list(stages.values()).count("production") <= 1, stages
+    return stages
+
+
+def current_stages(client: LambdaopsClient, name: str) -> dict[str, str]:
+    items = client.list_versions(name, limit=100)["items"]
+    return {item["version"]: item["stage"] for item in items}
+
+
+def test_demo_journey(stack: RunningStack) -> None:
+    said: list[str] = []
+    result = run_demo(stack.client, stack.s3, stack.info["bucket"], said.append)
+    assert result["model"]["production_version"] == "1.0.0"
+    assert any("refused: 422 PolicyViolation (must_beat_production:accuracy)" in line for line in said)
+    assert replay(result["history"]) == current_stages(stack.client, MODEL)
+    assert current_stages(stack.client, MODEL) == {
+        "1.0.0": "production",
+        "1.1.0": "archived",
+        "1.0.1": "staging",
+    }
+
+
+def test_racing_promotions_leave_exactly_one_production(stack: RunningStack) -> None:
+    client, name, racers = stack.client, "race-model", 10
+    client.create_model(name)
+    model = train_logistic_regression(50)
+    key = f"models/{name}/shared/model.onnx"
+    stack.s3.put_object(Bucket=stack.info["bucket"], Key=key, Body=model.onnx_bytes)
+    versions = [f"1.{i}.0" for i in range(racers)]
+    for version in versions:
+        client.register_version(name, f"s3://{stack.info['bucket']}/{key}", version=version)
+        client.set_stage(name, version, "staging")
+
+    start = threading.Barrier(racers)
+    outcomes: dict[str, Any] = {}
+
+    def promote(version: str) -> None:
+        racer = LambdaopsClient(stack.info["api_url"])
+        start.wait()
+        try:
+            outcomes[version] = racer.set_stage(name, version, "production", f"racer {version}")["stage"]
+        except ApiError as error:
+            outcomes[version] = error.status
+
+    threads = [threading.Thread(target=promote, args=(v,)) for v in versions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    counts = Counter(outcomes.values())
+    assert set(counts) <= {"production", 409}, outcomes
+    assert counts["production"] >= 1
+    assert counts[409] >= 1, "the racers never collided; the test proved nothing"
+    stages = current_stages(client, name)
+    assert list(stages.values()).count("production") == 1
+    history = client.history(name)["items"]
+    assert replay(history) == stages
+    winners = [h["version"] for h in history if h["to_stage"] == "production"]
+    assert sorted(winners) == sorted(v for v, outcome in outcomes.items() if outcome == "production")
+    assert client.get_model(name)["production_version"] == winners[-1]
+
+
+def test_http_errors_have_the_contract_shape(stack: RunningStack) -> None:
+    def send(method: str, path: str, data: bytes | None = None) -> tuple[int, dict[str, Any]]:
+        headers = {"Content-Type": "application/json"}
+        request = urllib.request.Request(
+            stack.info["api_url"] + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    assert send("POST", "/models", b"{not json")[1]["error"]["code"] == "MalformedJson"
+    status, body = send("GET", "/nowhere")
+    assert (status, body["error"]["code"]) == (404, "RouteNotFound")
+    status, body = send("DELETE", "/models/abc")
+    assert (status, body["error"]["code"]) == (405, "MethodNotAllowed")
+    status, body = send("POST", "/models/does-not-exist/rollback")
+    assert (status, body["error"]["code"]) == (404, "ModelNotFound")
+
+
+def test_cli_round_trip(stack: RunningStack, tmp_path: Any) -> None:
+    def cli(*args: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "lambdaops.cli", "--info-file", str(stack.info_file), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    model = train_logistic_regression(100)
+    artifact = tmp_path / "model.onnx"
+    artifact.write_bytes(model.onnx_bytes)
+    assert cli("create", "cli-model", "--tag", "team=cli")["tags"] == {"team": "cli"}
+    version = cli(
+        "register",
+        "cli-model",
+        "--file",
+        str(artifact),
+        "--bump",
+        "minor",
+        "--metrics",
+        json.dumps(model.metrics),
+    )
+    assert version["version"] == "1.0.0"
+    assert version["artifact_uri"].startswith(f"s3://{stack.info['bucket']}/models/cli-model/uploads/")
+    cli("register", "cli-model", "--file", str(artifact), "--bump", "minor")
+    assert cli("promote", "cli-model", "1.0.0", "staging")["stage"] == "staging"
+    assert cli("promote", "cli-model", "1.0.0", "production")["previous_stage"] == "staging"
+    cli("promote", "cli-model", "1.1.0", "staging")
+    cli("promote", "cli-model", "1.1.0", "production")
+    assert cli("rollback", "cli-model", "--reason", "cli test") == {
+        "production_version": "1.0.0",
+        "rolled_back_from": "1.1.0",
+    }
+    assert [h["action"] for h in cli("history", "cli-model")["items"]][-2:] == ["rollback", "rollback"]
+    assert "cli-model" in [m["name"] for m in cli("list")["items"]]
+    assert cli("compare", "cli-model", "1.0.0", "1.1.0")["metrics"]["accuracy"]["b"] is None
+    assert [v["version"] for v in cli("versions", "cli-model", "--stage", "archived")["items"]] == ["1.1.0"]
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lambdaops.cli",
+            "--info-file",
+            str(stack.info_file),
+            "show",
+            "cli-model",
+            "9.9.9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 1
+    assert json.loads(failed.stderr)["error"]["code"] == "VersionNotFound"

@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: demo test lint synth bench local clean
 
@@ -29,7 +30,7 @@ test: lint
 	$(BIN)/pytest -n 2
 
 synth: $(STAMP)
-	$(BIN)/python infra/app.py
+	$(BIN)/python -m infra.app
 
 bench: $(STAMP)
 	@echo "no benchmarks yet: the registry's paths are not performance-critical"

@@ -1,9 +1,8 @@
-"""CDK entry point (`make synth`, `cdk synth`): one `LambdaopsStack`, checked by cdk-nag."""
+"""CDK entry point, run as `python -m infra.app` (by `make synth` and `cdk synth`), checked by cdk-nag."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +20,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    # `python infra/app.py` puts infra/ first on sys.path, where infra/constructs would shadow the
-    # `constructs` library; the repo root in its place makes `infra` importable as a package instead.
-    sys.path[0] = str(REPO_ROOT)
     main()

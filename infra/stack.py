@@ -8,9 +8,9 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from infra.constructs.api import Api
-from infra.constructs.functions import Functions
-from infra.constructs.storage import Storage
+from infra.components.api import Api
+from infra.components.functions import Functions
+from infra.components.storage import Storage
 from lambdaops.deployment import DEPLOYMENT, Deployment
 
 STACK_NAME = "Lambdaops"
@@ -32,14 +32,14 @@ class LambdaopsStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         for flag, value in FEATURE_FLAGS.items():
             self.node.set_context(flag, value)
-        storage = Storage(self, "Storage", table=deployment.table, bucket=deployment.bucket)
-        functions = Functions(
-            self, "Functions", deployment=deployment, table=storage.table, bucket=storage.bucket
+        self.storage = Storage(self, "Storage", table=deployment.table, bucket=deployment.bucket)
+        self.functions = Functions(
+            self, "Functions", deployment=deployment, table=self.storage.table, bucket=self.storage.bucket
         )
-        api = Api(self, "Api", deployment=deployment, functions=functions.functions)
-        cdk.CfnOutput(self, "ApiUrl", value=api.rest_api.url)
-        cdk.CfnOutput(self, "TableName", value=storage.table.table_name)
-        cdk.CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
+        self.api = Api(self, "Api", deployment=deployment, functions=self.functions.functions)
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
+        cdk.CfnOutput(self, "TableName", value=self.storage.table.table_name)
+        cdk.CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
 
 
 def add_checked_stack(app: cdk.App) -> LambdaopsStack:

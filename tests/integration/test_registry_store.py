@@ -123,3 +123,13 @@ def test_filtered_listing_fills_pages_across_dynamodb_pages(store: DynamoRegistr
     rest = store.list_versions("m1", VersionFilter(tag_key="keep"), limit=1, token=page.next_token)
     assert rest.items == []
     assert rest.next_token is None
+
+
+def test_a_stale_writer_is_told_to_retry_even_when_its_version_also_clashes(
+    store: DynamoRegistryStore, aws: LocalResources
+) -> None:
+    store.commit(registration("1.0.0", 0))
+    before = table_snapshot(aws)
+    with pytest.raises(ConcurrentModification):
+        store.commit(registration("1.0.0", 0))  # both the revision and the version clash
+    assert table_snapshot(aws) == before

@@ -7,7 +7,7 @@ cloud and a laptop. `tests/infra/test_declarations_agree.py` proves the synthesi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
@@ -109,8 +109,10 @@ class Deployment:
     routes: tuple[Route, ...]
     api_throttle_rate: float
     api_throttle_burst: int
+    package_layer: Path = PROJECT_ROOT / "layers" / "lambdaops"
+    """The `lambdaops` package's layer folder (it holds `python/lambdaops`)."""
+    event_bus_name: str = "default"
     event_source: str = "lambdaops.registry"
-    extra_environment: dict[str, str] = field(default_factory=dict)
 
     def function(self, name: str) -> FunctionSpec:
         return next(spec for spec in self.functions if spec.name == name)

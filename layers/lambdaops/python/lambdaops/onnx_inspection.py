@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import onnxruntime as ort
-
 from lambdaops.errors import ArtifactInvalid
 from lambdaops.schemas import Feature, InputSchema
 
@@ -26,6 +24,8 @@ class GraphInput:
 
 def inspect_onnx(data: bytes) -> GraphInput:
     """Load the model as the predict function will, and read its single 2-D input."""
+    import onnxruntime as ort  # only registration needs it: keep it off the other routes' cold start
+
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:

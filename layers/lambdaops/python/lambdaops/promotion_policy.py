@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from lambdaops.errors import PolicyViolation
@@ -43,7 +44,8 @@ def _beat_production_failures(
         if theirs is None:
             continue  # nothing to beat
         gain = ours - theirs if rule.higher_is_better else theirs - ours
-        if gain < rule.min_delta:
+        # Metrics are decimals stored as floats: beating by exactly min_delta must count.
+        if gain < rule.min_delta and not math.isclose(gain, rule.min_delta, rel_tol=1e-9, abs_tol=1e-12):
             failures.append(
                 GateFailure(
                     gate,

@@ -46,6 +46,7 @@ from lambdaops.semver import parse_version
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
+_MAX_TOKEN_LENGTH = 2048
 _MODEL_DOC_FIELDS = {"name", "description", "tags", "policy", "created_at", "created_by"}
 _VERSION_MUTABLE = {"stage", "stage_changed_at", "tags", "description"}
 
@@ -71,12 +72,21 @@ def encode_token(key: dict[str, Any]) -> str:
 
 
 def decode_token(token: str) -> dict[str, Any]:
+    """The DynamoDB key a page token encodes; anything this API did not issue is `InvalidInput`."""
+    invalid = InvalidInput("next_token is not a token this API issued", field="next_token")
+    if len(token) > _MAX_TOKEN_LENGTH:
+        raise invalid
     try:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError) as error:
-        raise InvalidInput("next_token is not a token this API issued", field="next_token") from error
-    if not isinstance(key, dict) or not all(isinstance(v, dict) for v in key.values()):
-        raise InvalidInput("next_token is not a token this API issued", field="next_token")
+    except (binascii.Error, ValueError, RecursionError) as error:
+        raise invalid from error
+    if not (
+        isinstance(key, dict)
+        and key
+        and all(isinstance(k, str) and isinstance(v, dict) and list(v) == ["S"] for k, v in key.items())
+        and all(isinstance(v["S"], str) for v in key.values())
+    ):
+        raise invalid
     return key
 
 
@@ -253,7 +263,9 @@ class DynamoRegistryStore:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if change.new_version is not None and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            # The revision check comes first: a stale writer must re-read, even if its version clashes too.
+            stale = not reasons or reasons[0] == "ConditionalCheckFailed"
+            if not stale and change.new_version is not None and reasons[1:2] == ["ConditionalCheckFailed"]:
                 version = change.new_version.version
                 raise VersionAlreadyExists(
                     f"model '{change.model}' already has version {version}", version=version

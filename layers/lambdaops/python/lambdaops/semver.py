@@ -8,7 +8,8 @@ from typing import Literal, NamedTuple
 from lambdaops.errors import InvalidInput
 
 MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
-VERSION_PATTERN = r"^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$"
+# ASCII digits only (\d would admit any Unicode digit); matched whole with fullmatch.
+VERSION_PATTERN = r"^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})$"
 _VERSION = re.compile(VERSION_PATTERN)
 _MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
@@ -37,7 +38,7 @@ class SemVer(NamedTuple):
 
 
 def parse_version(text: str) -> SemVer:
-    match = _VERSION.match(text)
+    match = _VERSION.fullmatch(text)
     if not match:
         raise InvalidInput(f"'{text}' is not a semantic version MAJOR.MINOR.PATCH", field="version")
     major, minor, patch = (int(group) for group in match.groups())
@@ -52,6 +53,6 @@ def next_version(latest: str | None, bump: Bump) -> SemVer:
 
 
 def check_model_name(name: str) -> str:
-    if not _MODEL_NAME.match(name):
+    if not _MODEL_NAME.fullmatch(name):
         raise InvalidInput(f"'{name}' is not a valid model name ({MODEL_NAME_PATTERN})", field="name")
     return name

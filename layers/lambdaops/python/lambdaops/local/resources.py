@@ -60,4 +60,4 @@ def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResource
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
-    return LocalResources(table_name=table, bucket_name=bucket, event_bus_name="default")
+    return LocalResources(table_name=table, bucket_name=bucket, event_bus_name=deployment.event_bus_name)

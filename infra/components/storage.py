@@ -7,14 +7,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambdaops.deployment import BucketSpec, KeySpec, TableSpec
+from lambdaops.deployment import BucketSpec, TableSpec
 
 
-def _string_keys(keys: KeySpec) -> dict[str, dynamodb.Attribute]:
-    return {
-        "partition_key": dynamodb.Attribute(name=keys.partition_key, type=dynamodb.AttributeType.STRING),
-        "sort_key": dynamodb.Attribute(name=keys.sort_key, type=dynamodb.AttributeType.STRING),
-    }
+def _string(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
 class Storage(Construct):
@@ -33,7 +30,8 @@ class Storage(Construct):
         table = dynamodb.Table(
             self,
             spec.logical_id,
-            **_string_keys(spec.keys),
+            partition_key=_string(spec.keys.partition_key),
+            sort_key=_string(spec.keys.sort_key),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
@@ -44,13 +42,16 @@ class Storage(Construct):
         )
         for index in spec.indexes:
             table.add_global_secondary_index(
-                index_name=index.name, **_string_keys(index.keys), projection_type=dynamodb.ProjectionType.ALL
+                index_name=index.name,
+                partition_key=_string(index.keys.partition_key),
+                sort_key=_string(index.keys.sort_key),
+                projection_type=dynamodb.ProjectionType.ALL,
             )
         _fix_logical_id(table, spec.logical_id)
         return table
 
     def _access_logs_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
+        return s3.Bucket(
             self,
             "AccessLogsBucket",
             # Server access logging delivers only to SSE-S3 buckets.
@@ -61,14 +62,6 @@ class Storage(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        cdk.Validations.of(bucket).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-S1",
-                reason="This bucket is the server access log target of the artifacts bucket; "
-                "logging it too would need yet another log bucket, or loop into itself.",
-            )
-        )
-        return bucket
 
     def _artifacts_bucket(self, spec: BucketSpec, access_logs: s3.IBucket) -> s3.Bucket:
         bucket = s3.Bucket(
@@ -88,7 +81,9 @@ class Storage(Construct):
         cfn_bucket = bucket.node.default_child
         assert isinstance(cfn_bucket, s3.CfnBucket)
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
         _fix_logical_id(bucket, spec.logical_id)
         return bucket

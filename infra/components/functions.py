@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -15,7 +13,6 @@ from constructs import Construct
 
 from infra.layer_bundling import layer_bundling_options
 from lambdaops.deployment import (
-    PROJECT_ROOT,
     PYTHON_RUNTIME,
     DependencySet,
     Deployment,
@@ -23,11 +20,9 @@ from lambdaops.deployment import (
     function_environment,
 )
 
-LAMBDAOPS_LAYER_DIR = PROJECT_ROOT / "layers" / "lambdaops"
 # The local stack (moto seams, sample models) never runs in Lambda; build metadata is not code.
 LAMBDAOPS_LAYER_EXCLUDE = ["python/lambdaops/local", "**/__pycache__", "**/*.pyc", "python/*.egg-info"]
 CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
-EVENT_BUS_NAME = "default"
 
 RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -47,18 +42,18 @@ class Functions(Construct):
         construct_id: str,
         *,
         deployment: Deployment,
-        table: dynamodb.Table,
-        bucket: s3.Bucket,
+        table: dynamodb.ITable,
+        bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         self._deployment = deployment
         self._table = table
         self._bucket = bucket
-        self._event_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", EVENT_BUS_NAME)
+        self._event_bus = events.EventBus.from_event_bus_name(self, "EventBus", deployment.event_bus_name)
         self.lambdaops_layer = lambda_.LayerVersion(
             self,
             "LambdaopsLayer",
-            code=lambda_.Code.from_asset(str(LAMBDAOPS_LAYER_DIR), exclude=LAMBDAOPS_LAYER_EXCLUDE),
+            code=lambda_.Code.from_asset(str(deployment.package_layer), exclude=LAMBDAOPS_LAYER_EXCLUDE),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="The lambdaops package: domain, adapters and settings shared by every function",
@@ -104,7 +99,7 @@ class Functions(Construct):
                 spec,
                 table_name=self._table.table_name,
                 bucket_name=self._bucket.bucket_name,
-                event_bus_name=EVENT_BUS_NAME,
+                event_bus_name=self._deployment.event_bus_name,
             ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
@@ -148,13 +143,16 @@ class Functions(Construct):
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no "
                 "resource-level permissions, so their resource must be '*'.",
-            ),
-            cdk.Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{self._deployment.table.logical_id}.Arn>/index/*]",
-                reason="Queries on the registry table's GSIs: the grant covers this one table's indexes "
-                "(<table arn>/index/*), not other tables.",
-            ),
+            )
         ]
+        if self._deployment.table.indexes:
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.table.logical_id}.Arn>/index/*]",
+                    reason="Queries on the registry table's GSIs: the grant covers this one table's "
+                    "indexes (<table arn>/index/*), not other tables.",
+                )
+            )
         if spec.reads_artifacts:
             acknowledgments.append(
                 cdk.Acknowledgment(

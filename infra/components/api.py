@@ -14,6 +14,12 @@ from lambdaops.deployment import Deployment, Route
 
 STAGE_NAME = "v1"
 
+IAM_NOT_COGNITO = cdk.Acknowledgment(
+    id="AwsSolutions-COG4",
+    reason="Callers are AWS principals (CI pipelines, Step Functions, operators) that sign requests "
+    "with SigV4; every method uses IAM authorization, not a Cognito user pool.",
+)
+
 
 def path_parameters(route: Route) -> dict[str, bool]:
     """Declared (and required) path parameters, so the request validator checks them."""
@@ -75,24 +81,18 @@ class Api(Construct):
             for name in sorted({route.function for route in deployment.routes})
         }
         for route in deployment.routes:
-            self.rest_api.root.resource_for_path(route.path).add_method(
+            method = self.rest_api.root.resource_for_path(route.path).add_method(
                 route.method,
                 integrations[route.function],
                 authorization_type=apigateway.AuthorizationType.IAM,
                 request_validator=validator,
                 request_parameters=path_parameters(route),
             )
+            cdk.Validations.of(method).acknowledge(IAM_NOT_COGNITO)
         self._acknowledge_findings()
 
     def _acknowledge_findings(self) -> None:
-        """Each acknowledgment sits on the construct that raises the finding, not on the whole API."""
-        cdk.Validations.of(self.rest_api.root).acknowledge(
-            cdk.Acknowledgment(
-                id="AwsSolutions-COG4",
-                reason="Callers are AWS principals (CI pipelines, Step Functions, operators) that sign "
-                "requests with SigV4; every method uses IAM authorization, not a Cognito user pool.",
-            )
-        )
+        """Each acknowledgment sits on the construct that raises its finding, not on the whole API."""
         cdk.Validations.of(self.rest_api.deployment_stage).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-APIG3",

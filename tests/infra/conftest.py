@@ -1,0 +1,102 @@
+"""One synthesis per test session (per xdist worker), shared by every infra test.
+
+Bundling is switched off through `aws:cdk:bundling-stacks`, so no test runs pip or Docker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from lambdaops.deployment import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+    from constructs import IConstruct
+
+    from infra.stack import LambdaopsStack
+
+# `infra` is not an installed package; the repo root makes it importable.
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+# Set before aws_cdk starts the jsii runtime, which otherwise prints a Node end-of-life banner.
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """The synthesized stack, its template and cdk-nag's verdict, for tests to read."""
+
+    stack: LambdaopsStack
+    template: Template
+    template_json: dict[str, Any]
+    template_path: Path
+    outdir: Path
+    validation_failure: str | None
+    """cdk-nag findings fail `app.synth()` after the template is written; kept for `test_nag`."""
+    validation_report: dict[str, Any]
+    function_ids: dict[str, str]
+    """Function name (as declared) -> logical id."""
+    layer_ids: dict[str, str]
+    """Dependency set name, and `lambdaops`, -> logical id of its layer."""
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template_json["Resources"].items()
+            if resource["Type"] == resource_type
+        }
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.stack import add_checked_stack
+
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": []})
+    stack = add_checked_stack(app)
+    try:
+        app.synth()
+        failure = None
+    except RuntimeError as error:
+        if "ValidationFailed" not in str(error):
+            raise
+        failure = str(error)
+    template_path = outdir / stack.template_file
+    template_json = json.loads(template_path.read_text())
+    functions = stack.functions
+    layers = {"lambdaops": functions.lambdaops_layer, **functions.dependency_layers}
+    return Synthesized(
+        stack=stack,
+        template=Template.from_json(template_json),
+        template_json=template_json,
+        template_path=template_path,
+        outdir=outdir,
+        validation_failure=failure,
+        validation_report=json.loads((outdir / "validation-report.json").read_text()),
+        function_ids={name: _logical_id(fn) for name, fn in functions.functions.items()},
+        layer_ids={name: _logical_id(layer) for name, layer in layers.items()},
+    )
+
+
+def _logical_id(construct: IConstruct) -> str:
+    import aws_cdk as cdk
+
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnElement)
+    return cdk.Stack.of(resource).get_logical_id(resource)
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template

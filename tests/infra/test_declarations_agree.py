@@ -1,0 +1,149 @@
+"""The template, the local stack and `DEPLOYMENT` describe the same API, table and environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambdaops.deployment import DEPLOYMENT, function_environment
+from lambdaops.local.resources import create_local_resources, table_definition
+from tests.infra.conftest import Synthesized
+
+
+def resource_paths(synthesized: Synthesized) -> dict[str, str]:
+    """Logical id of each API Gateway resource -> its full path, rebuilt from PathPart/ParentId."""
+    resources = synthesized.resources("AWS::ApiGateway::Resource")
+
+    def path(logical_id: str) -> str:
+        properties = resources[logical_id]["Properties"]
+        parent = properties["ParentId"]
+        prefix = path(parent["Ref"]) if "Ref" in parent else ""  # else GetAtt RootResourceId
+        return f"{prefix}/{properties['PathPart']}"
+
+    return {logical_id: path(logical_id) for logical_id in resources}
+
+
+def integrated_function(uri: Any, function_ids: set[str]) -> str:
+    """The logical id of the Lambda function an integration Uri (an Fn::Join) invokes."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            get_att = node.get("Fn::GetAtt")
+            if isinstance(get_att, list) and get_att[0] in function_ids:
+                found.append(get_att[0])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(uri)
+    (function_id,) = found
+    return function_id
+
+
+def template_routes(synthesized: Synthesized) -> set[tuple[str, str, str]]:
+    """(method, path, function logical id) for every API Gateway method in the template."""
+    paths = resource_paths(synthesized)
+    function_ids = set(synthesized.function_ids.values())
+    routes = set()
+    for method in synthesized.resources("AWS::ApiGateway::Method").values():
+        properties = method["Properties"]
+        resource = properties["ResourceId"]
+        path = paths[resource["Ref"]] if "Ref" in resource else "/"
+        function_id = integrated_function(properties["Integration"]["Uri"], function_ids)
+        routes.add((properties["HttpMethod"], path, function_id))
+    return routes
+
+
+def test_api_methods_are_exactly_the_declared_routes(synthesized: Synthesized) -> None:
+    declared = {
+        (route.method, route.path, synthesized.function_ids[route.function]) for route in DEPLOYMENT.routes
+    }
+    assert template_routes(synthesized) == declared
+
+
+def test_template_table_matches_the_local_table_definition(synthesized: Synthesized) -> None:
+    table = synthesized.template_json["Resources"][DEPLOYMENT.table.logical_id]["Properties"]
+    local = table_definition(DEPLOYMENT)
+    assert table["KeySchema"] == local["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(local["AttributeDefinitions"], key=str)
+    assert table["GlobalSecondaryIndexes"] == local["GlobalSecondaryIndexes"]
+    assert table["BillingMode"] == local["BillingMode"]
+
+
+@pytest.fixture
+def moto_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        create_local_resources(DEPLOYMENT)
+        yield
+
+
+@pytest.mark.usefixtures("moto_resources")
+def test_local_stack_creates_the_template_table(synthesized: Synthesized) -> None:
+    template_table = synthesized.template_json["Resources"][DEPLOYMENT.table.logical_id]["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    described = dynamodb.describe_table(TableName=DEPLOYMENT.table.local_name)["Table"]
+    assert described["KeySchema"] == template_table["KeySchema"]
+    assert sorted(described["AttributeDefinitions"], key=str) == sorted(
+        template_table["AttributeDefinitions"], key=str
+    )
+    assert [
+        {key: index[key] for key in ("IndexName", "KeySchema", "Projection")}
+        for index in described["GlobalSecondaryIndexes"]
+    ] == template_table["GlobalSecondaryIndexes"]
+    backups = dynamodb.describe_continuous_backups(TableName=DEPLOYMENT.table.local_name)
+    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert template_table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+@pytest.mark.usefixtures("moto_resources")
+def test_local_stack_creates_the_template_bucket(synthesized: Synthesized) -> None:
+    template_bucket = synthesized.template_json["Resources"][DEPLOYMENT.bucket.logical_id]["Properties"]
+    s3 = boto3.client("s3")
+    versioning = s3.get_bucket_versioning(Bucket=DEPLOYMENT.bucket.local_name)
+    assert versioning["Status"] == template_bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert template_bucket["NotificationConfiguration"]["EventBridgeConfiguration"] == {
+        "EventBridgeEnabled": True
+    }
+    # moto's GetBucketNotificationConfiguration omits EventBridge, so prove it by delivery instead.
+    assert "Object Created" in s3_events_delivered(DEPLOYMENT.bucket.local_name)
+
+
+def s3_events_delivered(bucket: str) -> list[str]:
+    """Detail types that reach a default-bus rule (and its SQS target) when an object is written."""
+    sqs = boto3.client("sqs")
+    events = boto3.client("events")
+    queue_url = sqs.create_queue(QueueName="s3-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    pattern = {"source": ["aws.s3"], "detail": {"bucket": {"name": [bucket]}}}
+    events.put_rule(Name="s3-events", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="s3-events", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    boto3.client("s3").put_object(Bucket=bucket, Key="probe.onnx", Body=b"probe")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"])["detail-type"] for message in messages]
+
+
+@pytest.mark.parametrize("spec", DEPLOYMENT.functions, ids=lambda spec: spec.name)
+def test_function_environment_names_match_the_declaration(synthesized: Synthesized, spec: Any) -> None:
+    function = synthesized.template_json["Resources"][synthesized.function_ids[spec.name]]
+    declared = function_environment(spec, table_name="", bucket_name="", event_bus_name="")
+    assert set(function["Properties"]["Environment"]["Variables"]) == set(declared)

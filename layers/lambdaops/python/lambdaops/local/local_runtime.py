@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from lambdaops.deployment import FunctionSpec
@@ -65,11 +66,12 @@ class LocalFunction:
     def __init__(self, spec: FunctionSpec, environment: Mapping[str, str]) -> None:
         self.spec = spec
         self.environment = dict(environment)
-        self._handler: Handler | None = None
+        self._module: ModuleType | None = None
 
-    def _load(self) -> Handler:
+    def module(self) -> ModuleType:
+        """The function's handler module, imported once with the function's environment."""
         with _import_lock:
-            if self._handler is None:
+            if self._module is None:
                 module_name = f"lambdaops_function_{self.spec.name}"
                 location = importlib.util.spec_from_file_location(module_name, self.spec.module_file)
                 if location is None or location.loader is None:
@@ -78,9 +80,10 @@ class LocalFunction:
                 sys.modules[module_name] = module  # annotations resolve through sys.modules
                 with _environment(self.environment):
                     location.loader.exec_module(module)
-                self._handler = getattr(module, self.spec.handler_attribute)
-            return self._handler
+                self._module = module
+            return self._module
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         context = LocalLambdaContext(self.spec.name, self.spec.memory_mb, self.spec.timeout_s)
-        return self._load()(event, context)
+        handler: Handler = getattr(self.module(), self.spec.handler_attribute)
+        return handler(event, context)

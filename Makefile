@@ -33,7 +33,7 @@ synth: $(STAMP)
 	$(BIN)/python -m infra.app
 
 bench: $(STAMP)
-	@echo "no benchmarks yet: the registry's paths are not performance-critical"
+	$(BIN)/python benchmarks/predict.py
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,8 @@ from constructs import Construct
 
 from infra.components.api import Api
 from infra.components.functions import Functions
+from infra.components.monitoring import Monitoring
+from infra.components.rollouts import StateMachines
 from infra.components.storage import Storage
 from lambdaops.deployment import DEPLOYMENT, Deployment
 
@@ -37,6 +39,14 @@ class LambdaopsStack(cdk.Stack):
             self, "Functions", deployment=deployment, table=self.storage.table, bucket=self.storage.bucket
         )
         self.api = Api(self, "Api", deployment=deployment, functions=self.functions.functions)
+        self.state_machines = StateMachines(
+            self,
+            "StateMachines",
+            deployment=deployment,
+            functions=self.functions.functions,
+            name_of=self.functions.state_machine_name,
+        )
+        self.monitoring = Monitoring(self, "Monitoring")
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
         cdk.CfnOutput(self, "TableName", value=self.storage.table.table_name)
         cdk.CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)

@@ -1,30 +1,44 @@
 """Promotion function: stage changes, rollback and history (see ../shared/api.md, "Stages")."""
 
+from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdaops import aws_clients
+from lambdaops.canary import CanaryRollouts
 from lambdaops.http_api import build_resolver, caller, json_response
 from lambdaops.promotion import Promotion
 from lambdaops.registry_events import EventBridgePublisher
 from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.schemas import RollbackRequest, StageChangeRequest
+from lambdaops.rollout_adapters import StepFunctionsRollouts
+from lambdaops.rollout_store import DynamoRolloutStore
+from lambdaops.schemas import CanaryRequest, RollbackRequest, StageChangeRequest, TrafficSplit
 from lambdaops.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+# Ephemeral: Powertools Metrics share one set per process, and locally functions share a process.
+metrics = EphemeralMetrics()
 app = build_resolver(logger)
 settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
+store = DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name)
 promotion = Promotion(
-    store=DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name),
+    store=store,
     events=EventBridgePublisher(aws_clients.client("events"), settings.event_bus_name, settings.event_source),
+)
+canaries = CanaryRollouts(
+    store=store,
+    rollouts=DynamoRolloutStore(aws_clients.client("dynamodb"), settings.table_name),
+    promotion=promotion,
+    runner=StepFunctionsRollouts(
+        aws_clients.client("stepfunctions"), settings.rollout_state_machine_arn or ""
+    ),
 )
 
 
@@ -48,6 +62,30 @@ def rollback(name: str, body: Annotated[RollbackRequest | None, Body()] = None) 
 @app.get("/models/<name>/history")
 def history(name: str) -> Response[Any]:
     return json_response(promotion.history(name))
+
+
+@app.get("/models/<name>/traffic")
+def get_traffic(name: str) -> Response[Any]:
+    return json_response(promotion.get_traffic(name))
+
+
+@app.put("/models/<name>/traffic")
+@tracer.capture_method
+def set_traffic(name: str, body: Annotated[TrafficSplit, Body()]) -> Response[Any]:
+    return json_response(promotion.set_traffic(name, body))
+
+
+@app.post("/models/<name>/canary")
+@tracer.capture_method
+def start_canary(name: str, body: Annotated[CanaryRequest, Body()]) -> Response[Any]:
+    started = canaries.start(name, body, caller(app, settings))
+    metrics.add_metric(name="CanariesStarted", unit=MetricUnit.Count, value=1)
+    return json_response(started, HTTPStatus.ACCEPTED)
+
+
+@app.get("/models/<name>/canary")
+def get_canary(name: str) -> Response[Any]:
+    return json_response(canaries.latest(name))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

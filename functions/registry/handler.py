@@ -3,11 +3,11 @@
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdaops import aws_clients
@@ -22,7 +22,8 @@ from lambdaops.stages import Stage
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
+# Ephemeral: Powertools Metrics share one set per process, and locally functions share a process.
+metrics = EphemeralMetrics()
 app = build_resolver(logger)
 settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
 registry = Registry(

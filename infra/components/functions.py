@@ -100,6 +100,7 @@ class Functions(Construct):
                 table_name=self._table.table_name,
                 bucket_name=self._bucket.bucket_name,
                 event_bus_name=self._deployment.event_bus_name,
+                rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
             ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
@@ -135,14 +136,52 @@ class Functions(Construct):
             )
         if spec.publishes_events:
             self._event_bus.grant_put_events_to(function)
+        if spec.writes_captures:
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects("captures/*")])
+            )
+        if spec.starts_rollouts:
+            machines = [self.state_machine_arn(machine.name) for machine in self._deployment.state_machines]
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["states:StartExecution", "states:ListExecutions"], resources=machines)
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["states:DescribeExecution"],
+                    resources=[self.execution_arns(machine.name) for machine in self._deployment.state_machines],
+                )
+            )
+        if spec.reads_metrics:
+            function.add_to_role_policy(iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]))
+
+    def state_machine_name(self, name: str) -> str:
+        """Named explicitly, so functions can know its ARN without depending on the machine itself."""
+        return f"{cdk.Stack.of(self).stack_name}-{name}"
+
+    def state_machine_arn(self, name: str) -> str:
+        return cdk.Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.state_machine_name(name),
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def execution_arns(self, name: str) -> str:
+        return cdk.Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{self.state_machine_name(name)}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
 
     def _wildcard_acknowledgments(self, spec: FunctionSpec) -> list[cdk.Acknowledgment]:
         """Each wildcard the grants above produce, acknowledged by the exact finding it raises."""
         acknowledgments = [
             cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no "
-                "resource-level permissions, so their resource must be '*'.",
+                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing)"
+                + (" and cloudwatch:GetMetricData (canary judgement)" if spec.reads_metrics else "")
+                + " support no resource-level permissions, so their resource must be '*'.",
             )
         ]
         if self._deployment.table.indexes:
@@ -151,6 +190,23 @@ class Functions(Construct):
                     id=f"AwsSolutions-IAM5[Resource::<{self._deployment.table.logical_id}.Arn>/index/*]",
                     reason="Queries on the registry table's GSIs: the grant covers this one table's "
                     "indexes (<table arn>/index/*), not other tables.",
+                )
+            )
+        if spec.writes_captures:
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/captures/*]",
+                    reason="Captured predictions are written as new objects under captures/<model>/dt=.../ "
+                    "of this one bucket; their keys are made per request.",
+                )
+            )
+        if spec.starts_rollouts:
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
+                    f":execution:{self.state_machine_name('canary-rollout')}:*]",
+                    reason="DescribeExecution on the executions of this one state machine, whose names "
+                    "Step Functions generates per rollout.",
                 )
             )
         if spec.reads_artifacts:

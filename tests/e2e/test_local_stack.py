@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lambdaops.client import ApiError, LambdaopsClient
-from lambdaops.local.demo import MODEL, run_demo
+from lambdaops.local.demo import MODEL, run_demo, run_traffic_demo
 from lambdaops.local.sample_models import train_logistic_regression
 
 from .conftest import RunningStack
@@ -50,6 +50,19 @@ def test_demo_journey(stack: RunningStack) -> None:
         "1.1.0": "archived",
         "1.0.1": "staging",
     }
+
+    traffic = run_traffic_demo(stack.client, stack.s3, stack.info["bucket"], said.append)
+    assert traffic["again"] == traffic["arms"][:20]
+    assert 120 <= traffic["arms"].count("control") <= 190
+    assert traffic["promoted"]["status"] == "promoted"
+    assert traffic["rolled_back"]["status"] == "rolled_back"
+    assert traffic["rolled_back"]["steps"][-1]["canary"]["errors"] > 0
+    assert traffic["model"]["production_version"] == "1.2.0"
+    assert traffic["model"]["traffic"] is None
+    assert traffic["captured"] > 0
+    stages = current_stages(stack.client, MODEL)
+    assert (stages["1.2.0"], stages["1.3.0"]) == ("production", "staging")
+    assert replay(stack.client.history(MODEL)["items"]) == stages
 
 
 def test_racing_promotions_leave_exactly_one_production(stack: RunningStack) -> None:

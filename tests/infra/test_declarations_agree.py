@@ -145,5 +145,7 @@ def s3_events_delivered(bucket: str) -> list[str]:
 @pytest.mark.parametrize("spec", DEPLOYMENT.functions, ids=lambda spec: spec.name)
 def test_function_environment_names_match_the_declaration(synthesized: Synthesized, spec: Any) -> None:
     function = synthesized.template_json["Resources"][synthesized.function_ids[spec.name]]
-    declared = function_environment(spec, table_name="", bucket_name="", event_bus_name="")
+    declared = function_environment(
+        spec, table_name="", bucket_name="", event_bus_name="", rollout_state_machine_arn=""
+    )
     assert set(function["Properties"]["Environment"]["Variables"]) == set(declared)

@@ -185,7 +185,11 @@ def test_function_runtime_sizing_and_tracing(synthesized: Synthesized, spec: Fun
 def test_function_environment_points_at_this_stack(synthesized: Synthesized, spec: FunctionSpec) -> None:
     variables = function_resource(synthesized, spec)["Properties"]["Environment"]["Variables"]
     expected: dict[str, Any] = function_environment(
-        spec, table_name="<table>", bucket_name="<bucket>", event_bus_name="default"
+        spec,
+        table_name="<table>",
+        bucket_name="<bucket>",
+        event_bus_name="default",
+        rollout_state_machine_arn=variables.get("LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"),
     )
     expected["LAMBDAOPS_TABLE_NAME"] = {"Ref": DEPLOYMENT.table.logical_id}
     expected["LAMBDAOPS_BUCKET_NAME"] = {"Ref": DEPLOYMENT.bucket.logical_id}
@@ -231,7 +235,8 @@ def test_events_go_to_the_default_bus_only(synthesized: Synthesized) -> None:
 
 def test_every_log_group_expires(synthesized: Synthesized) -> None:
     log_groups = synthesized.resources("AWS::Logs::LogGroup")
-    assert len(log_groups) == len(FUNCTIONS) + 1  # one per function, one for API access logs
+    # one per function, one per state machine, one for API access logs
+    assert len(log_groups) == len(FUNCTIONS) + len(DEPLOYMENT.state_machines) + 1
     for logical_id, log_group in log_groups.items():
         assert log_group["Properties"].get("RetentionInDays"), logical_id
 

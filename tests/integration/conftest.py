@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from lambdaops import aws_clients
-from lambdaops.deployment import DEPLOYMENT, function_environment
+from lambdaops.deployment import DEPLOYMENT
 from lambdaops.local.gateway import match_route, proxy_event
 from lambdaops.local.local_runtime import LocalFunction
 from lambdaops.local.resources import LocalResources, create_local_resources
@@ -50,16 +50,7 @@ class Api:
     def __init__(self, resources: LocalResources) -> None:
         self.resources = resources
         self.functions = {
-            spec.name: LocalFunction(
-                spec,
-                function_environment(
-                    spec,
-                    table_name=resources.table_name,
-                    bucket_name=resources.bucket_name,
-                    event_bus_name=resources.event_bus_name,
-                ),
-            )
-            for spec in DEPLOYMENT.functions
+            spec.name: LocalFunction(spec, resources.environment(spec)) for spec in DEPLOYMENT.functions
         }
 
     def invoke(self, event: dict[str, Any]) -> tuple[int, Any]:

@@ -49,6 +49,7 @@ def registration(v: str, revision: int, latest: str | None = None) -> ModelChang
         staging_versions=(),
         latest_version=latest or v,
         production_history=(),
+        traffic=None,
         at=NOW,
         new_version=version(v),
         history=(entry,),
@@ -100,6 +101,7 @@ def test_stage_move_from_a_stale_stage_is_refused(store: DynamoRegistryStore, aw
         staging_versions=(),
         latest_version="1.0.0",
         production_history=(),
+        traffic=None,
         at=NOW,
         moves=(StageMove("1.0.0", Stage.STAGING, Stage.PRODUCTION),),
     )

@@ -151,6 +151,7 @@ class InMemoryRegistryStore:
                 "production_version": change.production_version,
                 "staging_versions": list(change.staging_versions),
                 "latest_version": change.latest_version,
+                "traffic": change.traffic,
             },
         )
         self._versions[change.model] = updated

@@ -65,6 +65,7 @@ def change(revision: int, **fields: Any) -> ModelChange:
         "staging_versions": (),
         "latest_version": None,
         "production_history": (),
+        "traffic": None,
         "at": "2025-01-02T00:00:00.000Z",
     }
     return ModelChange(**{**values, **fields})

@@ -75,15 +75,18 @@ def _run_local(args: argparse.Namespace) -> None:
 def _run_demo(args: argparse.Namespace) -> None:
     import boto3
 
-    from lambdaops.local.demo import run_demo
+    from lambdaops.local.demo import run_demo, run_traffic_demo
     from lambdaops.local.stack import LocalStack
 
-    stack = LocalStack(port=args.port)
+    # The demo fails a canary on purpose; its functions' error logs would drown the story.
+    stack = LocalStack(port=args.port, function_log_level="CRITICAL")
     info = stack.start()
     print(f"local stack: API {info.api_url}, AWS {info.aws_endpoint_url}", flush=True)
     try:
         s3 = boto3.client("s3", endpoint_url=info.aws_endpoint_url)
-        run_demo(LambdaopsClient(info.api_url), s3, info.bucket)
+        client = LambdaopsClient(info.api_url)
+        run_demo(client, s3, info.bucket)
+        run_traffic_demo(client, s3, info.bucket)
     finally:
         stack.stop()
 

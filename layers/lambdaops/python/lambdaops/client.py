@@ -108,3 +108,31 @@ class LambdaopsClient:
 
     def history(self, name: str) -> Any:
         return self.request("GET", f"/models/{quote(name)}/history")
+
+    def predict(
+        self, name: str, instances: list[Any], version: str | None = None, routing_key: str | None = None
+    ) -> Any:
+        body: dict[str, Any] = {"instances": instances}
+        if version is not None:
+            body["version"] = version
+        if routing_key is not None:
+            body["routing_key"] = routing_key
+        return self.request("POST", f"/models/{quote(name)}/predict", body)
+
+    def get_traffic(self, name: str) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/traffic")
+
+    def set_traffic(
+        self, name: str, routes: list[dict[str, Any]], shadow: dict[str, Any] | None = None
+    ) -> Any:
+        body: dict[str, Any] = {"routes": routes}
+        if shadow is not None:
+            body["shadow"] = shadow
+        return self.request("PUT", f"/models/{quote(name)}/traffic", body)
+
+    def start_canary(self, name: str, version: str, **settings: Any) -> Any:
+        body = {"version": version, **{k: v for k, v in settings.items() if v is not None}}
+        return self.request("POST", f"/models/{quote(name)}/canary", body)
+
+    def get_canary(self, name: str) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/canary")

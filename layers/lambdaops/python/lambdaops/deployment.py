@@ -73,6 +73,12 @@ class FunctionSpec:
     writes_table: bool = True
     reads_artifacts: bool = False
     publishes_events: bool = True
+    writes_captures: bool = False
+    """Puts captured requests and predictions under `captures/` in the artifacts bucket."""
+    starts_rollouts: bool = False
+    """Starts and describes executions of the canary rollout state machine."""
+    reads_metrics: bool = False
+    """Reads CloudWatch metrics (GetMetricData)."""
     description: str = ""
 
     @property
@@ -101,12 +107,26 @@ class Route:
 
 
 @dataclass(frozen=True)
+class StateMachineSpec:
+    """An ASL file; `${<Name>FunctionArn}` placeholders are filled with the named functions' ARNs."""
+
+    name: str
+    definition: Path
+    functions: tuple[str, ...]
+
+    @staticmethod
+    def substitution_key(function: str) -> str:
+        return f"{function.capitalize()}FunctionArn"
+
+
+@dataclass(frozen=True)
 class Deployment:
     table: TableSpec
     bucket: BucketSpec
     dependency_sets: tuple[DependencySet, ...]
     functions: tuple[FunctionSpec, ...]
     routes: tuple[Route, ...]
+    state_machines: tuple[StateMachineSpec, ...]
     api_throttle_rate: float
     api_throttle_burst: int
     package_layer: Path = PROJECT_ROOT / "layers" / "lambdaops"
@@ -117,22 +137,39 @@ class Deployment:
     def function(self, name: str) -> FunctionSpec:
         return next(spec for spec in self.functions if spec.name == name)
 
+    def state_machine(self, name: str) -> StateMachineSpec:
+        return next(spec for spec in self.state_machines if spec.name == name)
+
     def dependency_set(self, name: str) -> DependencySet:
         return next(dep for dep in self.dependency_sets if dep.name == name)
 
 
+METRICS_NAMESPACE = "lambdaops"
+
+
 def function_environment(
-    spec: FunctionSpec, *, table_name: str, bucket_name: str, event_bus_name: str
+    spec: FunctionSpec,
+    *,
+    table_name: str,
+    bucket_name: str,
+    event_bus_name: str,
+    rollout_state_machine_arn: str | None = None,
 ) -> dict[str, str]:
     """The environment a function runs with, in AWS and locally; keys are `Settings` fields."""
-    return {
+    environment = {
         "LAMBDAOPS_TABLE_NAME": table_name,
         "LAMBDAOPS_BUCKET_NAME": bucket_name,
         "LAMBDAOPS_EVENT_BUS_NAME": event_bus_name,
         "LAMBDAOPS_EVENT_SOURCE": DEPLOYMENT.event_source,
+        "LAMBDAOPS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_SERVICE_NAME": f"lambdaops-{spec.name}",
-        "POWERTOOLS_METRICS_NAMESPACE": "lambdaops",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
+    if spec.starts_rollouts:
+        if rollout_state_machine_arn is None:
+            raise ValueError(f"function {spec.name} starts rollouts and needs the state machine's ARN")
+        environment["LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"] = rollout_state_machine_arn
+    return environment
 
 
 _LAYERS = PROJECT_ROOT / "layers"
@@ -165,7 +202,29 @@ DEPLOYMENT = Deployment(
             dependency_sets=("base",),
             memory_mb=512,
             timeout_s=15,
-            description="Stage changes with promotion gates, rollback and history",
+            starts_rollouts=True,
+            description="Stage changes with promotion gates, rollback, history, traffic splits, canaries",
+        ),
+        FunctionSpec(
+            name="predict",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "onnx"),
+            memory_mb=2048,
+            timeout_s=30,
+            writes_table=False,
+            reads_artifacts=True,
+            publishes_events=False,
+            writes_captures=True,
+            description="ONNX inference: production, a named version, or the traffic split's pick",
+        ),
+        FunctionSpec(
+            name="canary",
+            handler="handler.lambda_handler",
+            dependency_sets=("base",),
+            memory_mb=512,
+            timeout_s=30,
+            reads_metrics=True,
+            description="Steps of a canary rollout: set weight, judge metrics, restore or promote",
         ),
     ),
     routes=(
@@ -180,6 +239,18 @@ DEPLOYMENT = Deployment(
         Route("POST", "/models/{name}/versions/{version}/stage", "promotion"),
         Route("POST", "/models/{name}/rollback", "promotion"),
         Route("GET", "/models/{name}/history", "promotion"),
+        Route("GET", "/models/{name}/traffic", "promotion"),
+        Route("PUT", "/models/{name}/traffic", "promotion"),
+        Route("POST", "/models/{name}/canary", "promotion"),
+        Route("GET", "/models/{name}/canary", "promotion"),
+        Route("POST", "/models/{name}/predict", "predict"),
+    ),
+    state_machines=(
+        StateMachineSpec(
+            name="canary-rollout",
+            definition=PROJECT_ROOT / "statemachines" / "canary_rollout.asl.json",
+            functions=("canary",),
+        ),
     ),
     api_throttle_rate=100.0,
     api_throttle_burst=200,

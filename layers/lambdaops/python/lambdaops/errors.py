@@ -73,3 +73,35 @@ class ArtifactIntegrityError(LambdaopsError):
     """The stored bytes no longer hash to the recorded sha256."""
 
     status, code = 422, "ArtifactIntegrityError"
+
+
+class TrafficSplitInvalid(LambdaopsError):
+    """Weights that do not sum to 100, or a route to an unknown or archived version."""
+
+    status, code = 422, "InvalidTrafficSplit"
+
+
+class NoProductionVersion(LambdaopsError):
+    """A prediction named no version and the model has nothing in production."""
+
+    status, code = 409, "NoProductionVersion"
+
+
+class TooManyInstances(LambdaopsError):
+    status, code = 413, "TooManyInstances"
+
+
+class InferenceFailed(LambdaopsError):
+    """onnxruntime raised while running a loaded model: the version is broken, not the request."""
+
+    status, code = 500, "InferenceFailed"
+
+
+class RolloutConflict(LambdaopsError):
+    """A canary needs a staging candidate, a production incumbent, and no rollout already running."""
+
+    status, code = 409, "RolloutConflict"
+
+
+class RolloutNotFound(LambdaopsError):
+    status, code = 404, "RolloutNotFound"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lambdaops.schemas import HistoryEntry, ModelRecord, Page, VersionRecord
+from lambdaops.schemas import HistoryEntry, ModelRecord, Page, TrafficSplit, VersionRecord
 from lambdaops.stages import Stage
 
 
@@ -41,6 +41,8 @@ class ModelChange:
     staging_versions: tuple[str, ...]
     latest_version: str | None
     production_history: tuple[str, ...]
+    traffic: TrafficSplit | None
+    """The split after the change: carried over unchanged, replaced, or cleared (None)."""
     at: str
     new_version: VersionRecord | None = None
     moves: tuple[StageMove, ...] = ()

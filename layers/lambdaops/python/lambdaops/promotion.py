@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdaops.errors import NothingToRollBack
+from lambdaops.errors import NoProductionVersion, NothingToRollBack
 from lambdaops.model_changes import ModelChange, ModelState, RegistryStore, StageMove
 from lambdaops.promotion_policy import enforce_policy
 from lambdaops.registry import Clock, require_model, require_version, utc_now
@@ -14,11 +14,30 @@ from lambdaops.schemas import (
     RollbackResult,
     StageChangeRequest,
     StageChangeResult,
+    TrafficRoute,
+    TrafficSplit,
 )
 from lambdaops.semver import parse_version
 from lambdaops.stages import Stage, check_move
+from lambdaops.traffic import validate_split
 
 _PRODUCTION_HISTORY_KEPT = 50
+
+
+def _split_surviving(
+    state: ModelState, production_version: str | None, moves: list[StageMove]
+) -> TrafficSplit | None:
+    """A split outlives a change unless production changes or a version it names is archived.
+
+    Either way requests fall back to the production version, which is what the split was built around.
+    """
+    split = state.record.traffic
+    if split is None or production_version != state.record.production_version:
+        return None
+    named = {route.version for route in split.routes} | ({split.shadow.version} if split.shadow else set())
+    if any(move.to_stage == Stage.ARCHIVED and move.version in named for move in moves):
+        return None
+    return split
 
 
 class Promotion:
@@ -81,7 +100,8 @@ class Promotion:
                 request.approved_by,
             )
         )
-        self._commit(state, now, production_version, staging, history, moves, entries)
+        traffic = _split_surviving(state, production_version, moves)
+        self._commit(state, now, production_version, staging, history, moves, entries, traffic)
         return StageChangeResult(version=version, stage=request.stage, previous_stage=candidate.stage)
 
     def rollback(self, name: str, request: RollbackRequest, actor: str) -> RollbackResult:
@@ -108,8 +128,48 @@ class Promotion:
             self._entry(now, actor, "rollback", target, restored.stage, Stage.PRODUCTION, request.reason)
         )
         staging = [v for v in state.record.staging_versions if v != target]
-        self._commit(state, now, target, staging, history, moves, entries)
+        self._commit(state, now, target, staging, history, moves, entries, traffic=None)
         return RollbackResult(production_version=target, rolled_back_from=current)
+
+    def get_traffic(self, name: str) -> TrafficSplit:
+        """The split in force; without one, production takes everything."""
+        record = require_model(self._store, name).record
+        if record.traffic is not None:
+            return record.traffic
+        if record.production_version is None:
+            raise NoProductionVersion(
+                f"model '{name}' has no traffic split and no production version", model=name
+            )
+        return TrafficSplit(
+            routes=[TrafficRoute(version=record.production_version, weight=100, variant="production")]
+        )
+
+    def set_traffic(self, name: str, split: TrafficSplit) -> TrafficSplit:
+        """Validate and replace the split."""
+        require_model(self._store, name)
+        named = {route.version for route in split.routes} | (
+            {split.shadow.version} if split.shadow else set()
+        )
+        validate_split(split, {version: self._store.get_version(name, version) for version in named})
+        self.replace_traffic(name, split)
+        return split
+
+    def replace_traffic(self, name: str, split: TrafficSplit | None) -> None:
+        """Write the split (None: production takes everything), atomically with the model's revision."""
+        state = require_model(self._store, name)
+        record = state.record
+        self._store.commit(
+            ModelChange(
+                model=name,
+                expected_revision=state.revision,
+                production_version=record.production_version,
+                staging_versions=tuple(record.staging_versions),
+                latest_version=record.latest_version,
+                production_history=state.production_history,
+                traffic=split,
+                at=self._clock(),
+            )
+        )
 
     def history(self, name: str) -> History:
         require_model(self._store, name)
@@ -124,6 +184,7 @@ class Promotion:
         production_history: list[str],
         moves: list[StageMove],
         entries: list[HistoryEntry],
+        traffic: TrafficSplit | None,
     ) -> None:
         self._store.commit(
             ModelChange(
@@ -133,6 +194,7 @@ class Promotion:
                 staging_versions=tuple(sorted(staging, key=parse_version)),
                 latest_version=state.record.latest_version,
                 production_history=tuple(production_history[-_PRODUCTION_HISTORY_KEPT:]),
+                traffic=traffic,
                 at=now,
                 moves=tuple(moves),
                 history=tuple(entries),

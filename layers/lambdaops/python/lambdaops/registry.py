@@ -143,6 +143,7 @@ class Registry:
                 staging_versions=tuple(state.record.staging_versions),
                 latest_version=_later(state.record.latest_version, version),
                 production_history=state.production_history,
+                traffic=state.record.traffic,
                 at=now,
                 new_version=record,
                 history=(entry,),

@@ -40,7 +40,7 @@ from lambdaops.errors import (
     VersionNotFound,
 )
 from lambdaops.model_changes import ModelChange, ModelState, VersionFilter
-from lambdaops.schemas import HistoryEntry, ModelRecord, Page, VersionRecord
+from lambdaops.schemas import HistoryEntry, ModelRecord, Page, TrafficSplit, VersionRecord
 from lambdaops.semver import parse_version
 
 _serializer = TypeSerializer()
@@ -212,7 +212,7 @@ class DynamoRegistryStore:
                     "ConditionExpression": "revision = :expected",
                     "UpdateExpression": "SET revision = :revision, production_version = :production, "
                     "staging_versions = :staging, latest_version = :latest, "
-                    "production_history = :production_history",
+                    "production_history = :production_history, traffic = :traffic",
                     "ExpressionAttributeValues": {
                         ":expected": _av(change.expected_revision),
                         ":revision": _av(new_revision),
@@ -220,6 +220,7 @@ class DynamoRegistryStore:
                         ":staging": _av(list(change.staging_versions)),
                         ":latest": _av(change.latest_version),
                         ":production_history": _av(list(change.production_history)),
+                        ":traffic": _av(change.traffic.model_dump_json() if change.traffic else None),
                     },
                 }
             }
@@ -335,6 +336,7 @@ def _model_state(item: dict[str, Any]) -> ModelState:
         production_version=item.get("production_version"),
         staging_versions=list(item.get("staging_versions", [])),
         latest_version=item.get("latest_version"),
+        traffic=TrafficSplit.model_validate_json(item["traffic"]) if item.get("traffic") else None,
     )
     return ModelState(
         record=record,

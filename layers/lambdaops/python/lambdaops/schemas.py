@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Generic, Literal, Self, TypeVar
+from itertools import pairwise
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -147,6 +148,98 @@ class RollbackRequest(Strict):
     reason: Reason = ""
 
 
+class TrafficRoute(Strict):
+    version: VersionString
+    weight: Annotated[int, Field(ge=0, le=100)]
+    variant: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")] | None = None
+    """A name for the arm (e.g. control, canary); the version string when omitted."""
+
+
+class ShadowRoute(Strict):
+    version: VersionString
+    sample_rate: Annotated[float, Field(gt=0, le=1)]
+
+
+class TrafficSplit(Strict):
+    """Weighted routes (A/B, canary), sticky per routing key, plus an optional shadow."""
+
+    routes: Annotated[list[TrafficRoute], Field(min_length=1, max_length=10)]
+    shadow: ShadowRoute | None = None
+
+
+class PredictRequest(Strict):
+    instances: list[Any]
+    """Rows as arrays or as records keyed by feature name; checked against the version's schema by
+    `instances.InstanceEncoder` (pydantic would coerce `true` to 1.0 before the schema could refuse it)."""
+    version: VersionString | None = None
+    routing_key: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Any]
+    model: str
+    version: str
+    variant: str
+
+
+def _rising_to_100(steps: list[int]) -> list[int]:
+    if any(b <= a for a, b in pairwise(steps)) or steps[-1] != 100:
+        raise ValueError("steps must rise strictly and end at 100")
+    return steps
+
+
+class CanaryRequest(Strict):
+    version: VersionString
+    steps: Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1, max_length=10)] = Field(
+        default_factory=lambda: [10, 50, 100]
+    )
+    interval_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300
+    max_error_rate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    max_p99_ms: Annotated[float, Field(gt=0)] = 250.0
+    approved_by: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+
+    _check_steps = field_validator("steps")(_rising_to_100)
+
+
+class ArmFigures(BaseModel):
+    invocations: int
+    errors: int
+    error_rate: float | None
+    p99_ms: float | None
+
+
+class RolloutStep(BaseModel):
+    weight: int
+    canary: ArmFigures | None = None
+    incumbent: ArmFigures | None = None
+    verdict: Literal["pass", "breach", "insufficient_data"] | None = None
+    started_at: str
+
+
+class Rollout(BaseModel):
+    """One canary rollout, as GET /models/{name}/canary shows it."""
+
+    rollout_id: str
+    model: str
+    version: str
+    incumbent: str
+    execution_arn: str | None = None
+    status: Literal["running", "promoted", "rolled_back", "failed"]
+    step: int = 0
+    weight: int = 0
+    steps: list[RolloutStep] = Field(default_factory=list)
+    reason: str | None = None
+    started_at: str
+    started_by: str
+    finished_at: str | None = None
+    settings: CanaryRequest
+    previous_traffic: TrafficSplit | None = None
+
+
+class ExecutionStarted(BaseModel):
+    execution_arn: str
+
+
 class ModelRecord(BaseModel):
     name: str
     description: str
@@ -157,6 +250,7 @@ class ModelRecord(BaseModel):
     production_version: str | None = None
     staging_versions: list[str] = Field(default_factory=list)
     latest_version: str | None = None
+    traffic: TrafficSplit | None = None
 
 
 class VersionRecord(BaseModel):

@@ -20,3 +20,16 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=100, gt=0)
     local_actor: str | None = None
     """Identity used when the request carries no IAM principal (the local stack sets it)."""
+    metrics_namespace: str = "lambdaops"
+    rollout_state_machine_arn: str | None = None
+    """The canary rollout state machine (promotion function only)."""
+    model_cache_mb: int = Field(default=512, gt=0)
+    """Memory budget of the predict function's in-process model cache (artifact bytes as the measure)."""
+    artifact_cache_dir: str = "/tmp/lambdaops-artifacts"
+    routing_cache_seconds: float = Field(default=5.0, ge=0)
+    """How long the predict function trusts its copy of a model's production version and split."""
+    max_instances: int = Field(default=1000, gt=0)
+    capture_sample_rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of predictions written to S3 under captures/ (0 turns capture off)."""
+    preload_models: str = ""
+    """Comma-separated model names whose production versions are loaded and warmed at init."""

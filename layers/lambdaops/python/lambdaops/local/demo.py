@@ -99,3 +99,126 @@ def run_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = print) ->
     history = client.history(MODEL)["items"]
     say("7. history\n" + format_history(history))
     return {"model": client.get_model(MODEL), "history": history}
+
+
+def _records(rows: int, seed: int) -> list[dict[str, float]]:
+    from lambdaops.local.sample_models import FEATURES, synthetic_dataset
+
+    x, _ = synthetic_dataset(rows, seed)
+    return [dict(zip(FEATURES, map(float, row), strict=True)) for row in x]
+
+
+def _drive_canary(client: LambdaopsClient, say: Say, deadline_s: float = 120.0) -> dict[str, Any]:
+    """Send traffic while the rollout runs, as a live service would get; return its final state."""
+    import time
+
+    rows = _records(64, seed=11)
+    started = time.monotonic()
+    sent = failed = 0
+    while time.monotonic() - started < deadline_s:
+        for index, row in enumerate(rows):
+            try:
+                client.predict(MODEL, [row], routing_key=f"customer-{sent + index}")
+            except ApiError:
+                failed += 1
+        sent += len(rows)
+        state = client.get_canary(MODEL)
+        if state["status"] != "running":
+            say(f"   sent {sent} requests during the rollout ({failed} failed)")
+            return dict(state)
+    raise RuntimeError("the canary rollout did not finish in time")
+
+
+def _arm(figures: dict[str, Any] | None) -> str:
+    if not figures or not figures.get("invocations"):
+        return "no requests"
+    p99 = figures.get("p99_ms")
+    latency = f"p99 {p99:.2f} ms" if p99 is not None else "no latency"
+    return f"{figures['invocations']} requests, error rate {figures['error_rate']:.2f}, {latency}"
+
+
+def _describe_steps(state: dict[str, Any]) -> str:
+    return "\n".join(
+        f"     {step['weight']:>3}%: canary {_arm(step.get('canary'))}; "
+        f"incumbent {_arm(step.get('incumbent'))} -> {step.get('verdict')}"
+        for step in state.get("steps", [])
+    )
+
+
+def run_traffic_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = print) -> dict[str, Any]:
+    """Predict, split A/B with a shadow, then one canary that is promoted and one that is rolled back."""
+    from lambdaops.local.sample_models import export_failing_model
+
+    production = client.get_model(MODEL)["production_version"]
+    rows = _records(3, seed=5)
+    say(f"8. predict with production ({production}), as records and as arrays")
+    reply = client.predict(MODEL, rows)
+    say(f"   {reply['model']} {reply['version']} ({reply['variant']}): {reply['predictions']}")
+    reply = client.predict(MODEL, [list(row.values()) for row in rows], version="1.0.1")
+    say(f"   a named version answers too: {reply['version']} ({reply['variant']}): {reply['predictions']}")
+
+    say("9. A/B split 80/20 with 1.0.1 as the treatment, sticky per routing key, and 1.2.0 as a shadow")
+    candidate = train_logistic_regression(300)
+    register(client, s3, bucket, "1.2.0", candidate, "retrained on fresh data")
+    client.set_stage(MODEL, "1.2.0", "staging", "candidate for canary")
+    client.set_traffic(
+        MODEL,
+        [
+            {"version": production, "weight": 80, "variant": "control"},
+            {"version": "1.0.1", "weight": 20, "variant": "treatment"},
+        ],
+        shadow={"version": "1.2.0", "sample_rate": 1.0},
+    )
+    arms = [client.predict(MODEL, rows[:1], routing_key=f"user-{i}")["variant"] for i in range(200)]
+    again = [client.predict(MODEL, rows[:1], routing_key=f"user-{i}")["variant"] for i in range(20)]
+    say(
+        f"   200 users: {arms.count('control')} control, {arms.count('treatment')} treatment; "
+        f"the same users again land on the same arms: {again == arms[:20]}"
+    )
+    say("   the shadow's outputs are captured to S3, never returned")
+
+    say("10. canary 1.2.0: 50% then 100%, judged on error rate and p99 latency, then promoted")
+    client.set_traffic(MODEL, [{"version": production, "weight": 100}])
+    started = client.start_canary(
+        MODEL,
+        "1.2.0",
+        steps=[50, 100],
+        interval_seconds=1,
+        max_error_rate=0.05,
+        max_p99_ms=500,
+        approved_by=APPROVER,
+    )
+    say(f"   started {started['execution_arn']}")
+    promoted = _drive_canary(client, say)
+    say(_describe_steps(promoted))
+    say(f"   {promoted['status']}: production is now {client.get_model(MODEL)['production_version']}")
+
+    say("11. canary 1.3.0, a model that fails at inference: rolled back at the first step")
+    failing = TrainedModel(export_failing_model(), candidate.metrics, {}, candidate.input_schema)
+    register(client, s3, bucket, "1.3.0", failing, "broken export")
+    client.set_stage(MODEL, "1.3.0", "staging", "candidate for canary")
+    client.start_canary(
+        MODEL,
+        "1.3.0",
+        steps=[25, 100],
+        interval_seconds=1,
+        max_error_rate=0.05,
+        max_p99_ms=500,
+        approved_by=APPROVER,
+    )
+    rolled_back = _drive_canary(client, say)
+    say(_describe_steps(rolled_back))
+    say(
+        f"   {rolled_back['status']}: {rolled_back.get('reason')}; "
+        f"production is still {client.get_model(MODEL)['production_version']}"
+    )
+    captured = s3.list_objects_v2(Bucket=bucket, Prefix=f"captures/{MODEL}/").get("KeyCount", 0)
+    say(f"12. {captured} capture files under s3://{bucket}/captures/{MODEL}/")
+    return {
+        "promoted": promoted,
+        "rolled_back": rolled_back,
+        "arms": arms,
+        "again": again,
+        "model": client.get_model(MODEL),
+        "captured": captured,
+    }

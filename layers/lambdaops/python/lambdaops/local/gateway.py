@@ -121,6 +121,8 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 class _RequestHandler(BaseHTTPRequestHandler):
     server: LocalGateway
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle and delayed ACKs each keep-alive reply waits ~40 ms.
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,16 +1,23 @@
-"""The one place lambdaops fills moto's gaps: here, running Lambda code in-process.
+"""The one place lambdaops fills moto's gaps (see shared/local-aws-notes.md).
 
-moto cannot execute Lambda code without Docker (see shared/local-aws-notes.md), so the local stack
-loads each function from its declared code folder and handler, with its declared environment, and
-calls it directly. A function's environment is applied while its module is imported (where
-Powertools and `Settings` read it); resource names are the same for every function, so concurrent
-invocations in threads need no per-call environment switching.
+1. Lambda code does not run in moto without Docker: `LocalFunction` loads a function from its declared
+   code folder and handler, with its declared environment, and calls it in-process. A function's
+   environment is applied while its module is imported (where Powertools and `Settings` read it).
+2. `install_lambda_invoke` makes moto's own Lambda invoke path (reached by Step Functions'
+   `lambda:invoke` tasks and by the Lambda API) run the registered `LocalFunction`.
+3. In AWS, what a function prints goes to CloudWatch Logs, which turns EMF lines into metrics; locally
+   `LocalFunction.invoke` captures the invocation's output and puts its EMF metrics to CloudWatch.
+4. moto's CloudWatch computes no percentiles: `install_percentiles` adds pNN statistics.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
+import math
 import os
+import re
 import sys
 import threading
 import uuid
@@ -20,6 +27,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from lambdaops import aws_clients
 from lambdaops.deployment import FunctionSpec
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -60,12 +68,97 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+class _OutputRouter(io.TextIOBase):
+    """sys.stdout that hands an invoking thread's writes to that invocation, and others through."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self._local = threading.local()
+
+    def write(self, text: str) -> int:
+        buffer: list[str] | None = getattr(self._local, "buffer", None)
+        if buffer is None:
+            return int(self.real.write(text))
+        buffer.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    @contextmanager
+    def capture(self) -> Iterator[list[str]]:
+        buffer: list[str] = []
+        self._local.buffer = buffer
+        try:
+            yield buffer
+        finally:
+            self._local.buffer = None
+
+
+_router_lock = threading.Lock()
+
+
+def _router() -> _OutputRouter:
+    with _router_lock:
+        if not isinstance(sys.stdout, _OutputRouter):
+            sys.stdout = _OutputRouter(sys.stdout)
+        return sys.stdout
+
+
+def emf_metric_data(document: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """CloudWatch `PutMetricData` calls (namespace, metric data) for one EMF document."""
+    from datetime import UTC, datetime
+
+    meta = document["_aws"]
+    timestamp = datetime.fromtimestamp(meta["Timestamp"] / 1000, tz=UTC)
+    calls = []
+    for directive in meta["CloudWatchMetrics"]:
+        data = []
+        for dimension_set in directive["Dimensions"] or [[]]:
+            dimensions = [{"Name": name, "Value": str(document[name])} for name in dimension_set]
+            for metric in directive["Metrics"]:
+                raw = document[metric["Name"]]
+                values = [float(v) for v in (raw if isinstance(raw, list) else [raw])]
+                data.append(
+                    {
+                        "MetricName": metric["Name"],
+                        "Dimensions": dimensions,
+                        "Timestamp": timestamp,
+                        "Values": values,
+                        "Unit": metric.get("Unit", "None"),
+                    }
+                )
+        calls.append((directive["Namespace"], data))
+    return calls
+
+
+def _publish_output(lines: list[str], echo_metrics: bool) -> None:
+    """What CloudWatch Logs would do with an invocation's output: EMF lines become metrics."""
+    real = sys.stdout.real if isinstance(sys.stdout, _OutputRouter) else sys.stdout
+    for line in "".join(lines).splitlines(keepends=True):
+        document = None
+        if line.startswith("{") and '"_aws"' in line:
+            try:
+                document = json.loads(line)
+            except ValueError:
+                document = None
+        if document is None or "CloudWatchMetrics" not in document.get("_aws", {}):
+            real.write(line)
+            continue
+        for namespace, data in emf_metric_data(document):
+            aws_clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+        if echo_metrics:
+            real.write(line)
+
+
 class LocalFunction:
     """A deployed function's handler, loaded once, invoked like Lambda would."""
 
-    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str]) -> None:
+    def __init__(self, spec: FunctionSpec, environment: Mapping[str, str], echo_metrics: bool = True) -> None:
         self.spec = spec
         self.environment = dict(environment)
+        self.echo_metrics = echo_metrics
+        """Also print EMF lines (as CloudWatch Logs would show them); the local stack turns it off."""
         self._module: ModuleType | None = None
 
     def module(self) -> ModuleType:
@@ -86,4 +179,64 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         context = LocalLambdaContext(self.spec.name, self.spec.memory_mb, self.spec.timeout_s)
         handler: Handler = getattr(self.module(), self.spec.handler_attribute)
-        return handler(event, context)
+        with _router().capture() as output:
+            try:
+                return handler(event, context)
+            finally:
+                _publish_output(output, self.echo_metrics)
+
+
+_registered: dict[str, LocalFunction] = {}
+
+
+def install_lambda_invoke(functions: Mapping[str, LocalFunction]) -> None:
+    """Route moto's Lambda invocations of these function names to their `LocalFunction`s."""
+    from moto.awslambda.models import LambdaFunction
+
+    _registered.update(functions)
+    if getattr(LambdaFunction, "_lambdaops_invoke", False):
+        return
+    moto_invoke = LambdaFunction._invoke_lambda
+
+    def invoke(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        local = _registered.get(self.function_name)
+        if local is None:
+            return moto_invoke(self, event)
+        payload = json.loads(event) if isinstance(event, str) else event
+        try:
+            return json.dumps(local.invoke(payload)), False, ""
+        except Exception as error:  # Lambda reports a handler's exception as a function error
+            failure = {"errorMessage": str(error), "errorType": type(error).__name__}
+            return json.dumps(failure), True, ""
+
+    setattr(LambdaFunction, "_invoke_lambda", invoke)  # noqa: B010
+    setattr(LambdaFunction, "_lambdaops_invoke", True)  # noqa: B010
+
+
+_PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?)$")
+
+
+def percentile(values: list[float], rank: float) -> float:
+    """Nearest-rank percentile, as CloudWatch reports pNN for raw values."""
+    ordered = sorted(values)
+    index = max(0, math.ceil(rank / 100 * len(ordered)) - 1)
+    return ordered[index]
+
+
+def install_percentiles() -> None:
+    """Teach moto's CloudWatch statistics pNN (it returns None for them)."""
+    from moto.cloudwatch.models import Statistics
+
+    if getattr(Statistics, "_lambdaops_percentiles", False):
+        return
+    moto_statistic = Statistics.get_statistics_for_type
+
+    def statistic(self: Any, stat: str) -> Any:
+        match = _PERCENTILE.match(stat)
+        if match is None:
+            return moto_statistic(self, stat)
+        values = [float(v) for v in self.metric_single_values_list]  # moto stores Values one by one
+        return percentile(values, float(match.group(1))) if values else None
+
+    setattr(Statistics, "get_statistics_for_type", statistic)  # noqa: B010
+    setattr(Statistics, "_lambdaops_percentiles", True)  # noqa: B010

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
-from lambdaops.deployment import DEPLOYMENT, Deployment
+from lambdaops.deployment import DEPLOYMENT, Deployment, FunctionSpec, function_environment
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,19 @@ class LocalResources:
     table_name: str
     bucket_name: str
     event_bus_name: str
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}"
+
+    def environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's declared environment, filled with these local resources."""
+        return function_environment(
+            spec,
+            table_name=self.table_name,
+            bucket_name=self.bucket_name,
+            event_bus_name=self.event_bus_name,
+            rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+        )
 
 
 def table_definition(deployment: Deployment) -> dict[str, Any]:
@@ -61,3 +80,49 @@ def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResource
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     return LocalResources(table_name=table, bucket_name=bucket, event_bus_name=deployment.event_bus_name)
+
+
+def _code_stub() -> bytes:
+    """moto wants a zip for a function's code; the local runtime runs the real code instead."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "run in-process by lambdaops.local.local_runtime\n")
+    return buffer.getvalue()
+
+
+def create_functions_and_state_machines(
+    resources: LocalResources, deployment: Deployment = DEPLOYMENT
+) -> dict[str, str]:
+    """Lambda functions (so their ARNs exist) and the state machines from their ASL files; name -> ARN."""
+    iam = boto3.client("iam")
+    lambda_ = boto3.client("lambda")
+    stepfunctions = boto3.client("stepfunctions")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ],
+    }
+    role = iam.create_role(RoleName="lambdaops-local", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    arns = {}
+    for spec in deployment.functions:
+        arns[spec.name] = lambda_.create_function(
+            FunctionName=spec.name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=spec.handler,
+            Code={"ZipFile": _code_stub()},
+            Timeout=spec.timeout_s,
+            MemorySize=spec.memory_mb,
+            Environment={"Variables": resources.environment(spec)},
+        )["FunctionArn"]
+    for machine in deployment.state_machines:
+        definition = machine.definition.read_text()
+        for function in machine.functions:
+            definition = definition.replace(f"${{{machine.substitution_key(function)}}}", arns[function])
+        arns[machine.name] = stepfunctions.create_state_machine(
+            name=machine.name, definition=definition, roleArn=role
+        )["stateMachineArn"]
+    return arns

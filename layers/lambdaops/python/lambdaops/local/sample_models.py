@@ -83,3 +83,60 @@ def export_logistic_regression(weights: np.ndarray, bias: float) -> bytes:
     model.ir_version = 8
     onnx.checker.check_model(model)
     return bytes(model.SerializeToString())
+
+
+def export_failing_model(width: int = len(FEATURES)) -> bytes:
+    """Loads like a classifier (one `[batch, width]` float input) but fails on every run.
+
+    A `Gather` along the feature axis at a constant index past the last feature: onnxruntime checks
+    index bounds only when it runs, so session creation (and registration) succeed. The demo uses it for
+    a canary that errors and is rolled back.
+    """
+    graph = helper.make_graph(
+        nodes=[
+            helper.make_node("Gather", ["input", "past_the_end"], ["picked"], axis=1),
+            helper.make_node("Sigmoid", ["picked"], ["probabilities"]),
+        ],
+        name="failing_at_run_time",
+        inputs=[helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", width])],
+        outputs=[helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 1])],
+        initializer=[numpy_helper.from_array(np.array([width + 100], dtype=np.int64), "past_the_end")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="lambdaops")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def export_mlp(width: int, hidden: int, layers: int = 2, classes: int = 2, seed: int = 0) -> bytes:
+    """A random-weight MLP classifier: `layers` Gemm+Relu blocks of `hidden` units, then a softmax.
+
+    Its one output, `probabilities`, is `[batch, classes]`. The benchmarks use it because its cost is set
+    by `hidden` independently of the input width, so inference is not trivially cheap at 1,000 rows.
+    """
+    rng = np.random.default_rng(seed)
+    nodes, initializers = [], []
+    previous, fan_in = "input", width
+    for layer, units in enumerate([hidden] * layers + [classes]):
+        weights = (rng.normal(size=(fan_in, units)) / np.sqrt(fan_in)).astype(np.float32)
+        initializers += [
+            numpy_helper.from_array(weights, f"W{layer}"),
+            numpy_helper.from_array(np.zeros(units, dtype=np.float32), f"B{layer}"),
+        ]
+        nodes.append(helper.make_node("Gemm", [previous, f"W{layer}", f"B{layer}"], [f"z{layer}"]))
+        if layer < layers:
+            nodes.append(helper.make_node("Relu", [f"z{layer}"], [f"h{layer}"]))
+            previous = f"h{layer}"
+        fan_in = units
+    nodes.append(helper.make_node("Softmax", [f"z{layers}"], ["probabilities"], axis=1))
+    graph = helper.make_graph(
+        nodes=nodes,
+        name="mlp",
+        inputs=[helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", width])],
+        outputs=[helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", classes])],
+        initializer=initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="lambdaops")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())

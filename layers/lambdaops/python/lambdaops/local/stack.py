@@ -12,13 +12,14 @@ import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import requests
 from moto.server import ThreadedMotoServer
 
 from lambdaops import aws_clients
-from lambdaops.deployment import DEPLOYMENT, Deployment, function_environment
+from lambdaops.deployment import DEPLOYMENT, Deployment
 from lambdaops.local.gateway import LocalGateway
-from lambdaops.local.local_runtime import LocalFunction
-from lambdaops.local.resources import create_local_resources
+from lambdaops.local.local_runtime import LocalFunction, install_lambda_invoke, install_percentiles
+from lambdaops.local.resources import create_functions_and_state_machines, create_local_resources
 
 REGION = "us-east-1"
 
@@ -30,9 +31,9 @@ _LOCAL_PROCESS_ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+# Local overrides of declared settings: a split or promotion is seen by the next request, not 5 s later.
+_LOCAL_FUNCTION_ENV = {"LAMBDAOPS_ROUTING_CACHE_SECONDS": "0"}
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,13 @@ class LocalStack:
         aws_port: int = 0,
         actor: str | None = None,
         deployment: Deployment = DEPLOYMENT,
+        function_log_level: str = "WARNING",
     ) -> None:
         self.port = port or free_port()
         self.aws_port = aws_port or free_port()
         self.actor = actor or os.environ.get("LAMBDAOPS_LOCAL_ACTOR") or default_actor()
         self.deployment = deployment
+        self.function_log_level = function_log_level
         self._moto: ThreadedMotoServer | None = None
         self._gateway: LocalGateway | None = None
         self.info: LocalStackInfo | None = None
@@ -78,29 +81,32 @@ class LocalStack:
     def start(self) -> LocalStackInfo:
         endpoint = f"http://127.0.0.1:{self.aws_port}"
         self._saved_environ = dict(os.environ)
-        os.environ.update(_LOCAL_PROCESS_ENV)
+        os.environ.update(_LOCAL_PROCESS_ENV | {"POWERTOOLS_LOG_LEVEL": self.function_log_level})
         os.environ["MOTO_PORT"] = str(self.aws_port)  # moto's own service-to-service calls
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         aws_clients.reset_clients()
-        # Metrics are disabled locally, so Powertools' "no metrics to publish" warning is noise here.
+        # Routes that record no metric make Powertools warn on every request.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        # moto's ASL interpreter logs every Fail state it reaches, and rollbacks end in one.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
+        requests.post(
+            f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}}, timeout=10
+        )
         resources = create_local_resources(self.deployment)
+        create_functions_and_state_machines(resources, self.deployment)
         functions = {
             spec.name: LocalFunction(
                 spec,
-                function_environment(
-                    spec,
-                    table_name=resources.table_name,
-                    bucket_name=resources.bucket_name,
-                    event_bus_name=resources.event_bus_name,
-                )
-                | {"LAMBDAOPS_LOCAL_ACTOR": self.actor},
+                resources.environment(spec) | _LOCAL_FUNCTION_ENV | {"LAMBDAOPS_LOCAL_ACTOR": self.actor},
+                echo_metrics=False,
             )
             for spec in self.deployment.functions
         }
+        install_lambda_invoke(functions)
+        install_percentiles()
         self._gateway = LocalGateway(("127.0.0.1", self.port), self.deployment.routes, functions, self.actor)
         threading.Thread(target=self._gateway.serve_forever, name="local-api", daemon=True).start()
         self.info = LocalStackInfo(

@@ -1,0 +1,470 @@
+"""Prediction benchmarks: `.venv/bin/python benchmarks/predict.py` prints one table per figure.
+
+(a) Warm latency of the predict function (API Gateway event in, response out, through
+    `functions/predict/handler.py` on moto, model preloaded) against the named baseline: bare
+    `InferenceSession.run` on the very session the handler holds, same model, same rows, measured in
+    interleaved blocks in this one run. The models are random-weight MLPs from
+    `sample_models.export_mlp`: 16 float inputs, two ReLU layers of H units, a 2-class softmax. H sets
+    the inference cost independently of the request size, so the table shows where the handler's fixed
+    cost (Powertools resolver, logger, EMF metrics, JSON in and out) stops mattering. Targets: p50 ratio
+    <= 2.0x at 1 row, <= 1.15x at 1,000 rows.
+(b) Cold start: a fresh Python process imports the handler module and serves its first request, which
+    loads the model from S3 (moto's server) into an empty /tmp. Target <= 1.0 s. Measured twice: with
+    the venv's compiled .pyc files, and compiled from source as in Lambda, where the layers are built
+    with `pip --no-compile` on a read-only /opt (pessimistic: the runtime's own boto3 ships compiled).
+(c) The predict function's dependencies unzipped: the files listed in the venv's dist-info RECORDs of
+    every package pinned in layers/onnx and layers/base, with and without the .pyc files pip compiled
+    into the venv (the layer has none). Target <= 160 MB; scipy must not be among them.
+(d) Throughput of the local stack's HTTP predict endpoint (`LocalStack` in this process) under N
+    concurrent keep-alive clients.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import boto3
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
+
+from lambdaops import aws_clients  # noqa: E402
+from lambdaops.deployment import DEPLOYMENT  # noqa: E402
+from lambdaops.local.gateway import match_route, proxy_event  # noqa: E402
+from lambdaops.local.local_runtime import LocalFunction  # noqa: E402
+from lambdaops.local.resources import LocalResources, create_local_resources  # noqa: E402
+from lambdaops.local.sample_models import export_mlp  # noqa: E402
+from lambdaops.registry_store import DynamoRegistryStore  # noqa: E402
+
+WIDTH = 16
+HIDDEN = (256, 1024, 2048, 4096)
+ACTOR = "arn:aws:iam::123456789012:user/bench"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "false",
+}
+
+
+def model_name(hidden: int) -> str:
+    return f"mlp-{WIDTH}x{hidden}"
+
+
+def rows(count: int, seed: int = 0) -> list[list[float]]:
+    """Request rows as a client would send them: six decimals."""
+    values: list[list[float]] = np.round(np.random.default_rng(seed).normal(size=(count, WIDTH)), 6).tolist()
+    return values
+
+
+def table(title: str, header: tuple[str, ...], lines: list[tuple[Any, ...]]) -> None:
+    cells = [tuple(str(cell) for cell in line) for line in [header, *lines]]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for index, line in enumerate(cells):
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+        if index == 0:
+            print("  " + "  ".join("-" * width for width in widths))
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class Functions:
+    """The deployment's functions, invoked in-process like the local runtime does."""
+
+    def __init__(self, resources: LocalResources, extra: dict[str, str]) -> None:
+        self.functions = {
+            spec.name: LocalFunction(spec, resources.environment(spec) | extra)
+            for spec in DEPLOYMENT.functions
+        }
+
+    def event(self, method: str, path: str, body: Any) -> dict[str, Any]:
+        found = match_route(DEPLOYMENT.routes, method, path)
+        assert found is not None, path
+        data = json.dumps(body).encode()
+        return proxy_event(
+            found[0], found[1], method, path, {"Content-Type": "application/json"}, data, ACTOR
+        )
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        found = match_route(DEPLOYMENT.routes, event["httpMethod"], event["path"])
+        assert found is not None
+        return self.functions[found[0].function].invoke(event)
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        reply = self.invoke(self.event(method, path, body))
+        assert reply["statusCode"] < 300, reply
+        return json.loads(reply["body"])
+
+
+def publish(s3: Any, bucket: str, call: Callable[..., Any], name: str, data: bytes) -> None:
+    """Create the model, register 1.0.0 and promote it to production."""
+    key = f"models/{name}/1.0.0/model.onnx"
+    s3.put_object(Bucket=bucket, Key=key, Body=data)
+    call("POST", "/models", {"name": name})
+    call("POST", f"/models/{name}/versions", {"artifact_uri": f"s3://{bucket}/{key}", "version": "1.0.0"})
+    for stage in ("staging", "production"):
+        call("POST", f"/models/{name}/versions/1.0.0/stage", {"stage": stage})
+
+
+def interleaved_p50(
+    first: Callable[[], Any], second: Callable[[], Any], per_block: int, blocks: int = 5
+) -> tuple[float, float]:
+    """p50 seconds of each callable, measured in alternating blocks so drift hits both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(blocks):
+        for arm, call in enumerate((first, second)):
+            for _ in range(per_block):
+                started = time.perf_counter()
+                call()
+                times[arm].append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def warm_latency() -> None:
+    from moto import mock_aws
+
+    cache = tempfile.mkdtemp(prefix="lambdaops-bench-")
+    names = [model_name(hidden) for hidden in HIDDEN]
+    settings = {
+        "LAMBDAOPS_ARTIFACT_CACHE_DIR": cache,
+        "LAMBDAOPS_PRELOAD_MODELS": ",".join(names),
+        "LAMBDAOPS_CAPTURE_SAMPLE_RATE": "0",
+    }
+    lines = []
+    with environment(AWS_ENV), mock_aws(), open(os.devnull, "w") as devnull:
+        aws_clients.reset_clients()
+        resources = create_local_resources()
+        functions = Functions(resources, settings)
+        s3 = boto3.client("s3")
+        with redirect_stdout(devnull):  # EMF documents: CloudWatch's job in Lambda
+            for hidden, name in zip(HIDDEN, names, strict=True):
+                publish(s3, resources.bucket_name, functions.call, name, export_mlp(WIDTH, hidden))
+            captured = Functions(
+                resources,
+                settings | {"LAMBDAOPS_CAPTURE_SAMPLE_RATE": "1", "LAMBDAOPS_PRELOAD_MODELS": names[-1]},
+            )
+            handler = functions.functions["predict"].module()  # init: preloads and warms every model
+            captured_handler = captured.functions["predict"].module()
+            store = DynamoRegistryStore(boto3.client("dynamodb"), resources.table_name)
+            for hidden, name in zip(HIDDEN, names, strict=True):
+                record = store.get_version(name, "1.0.0")
+                assert record is not None
+                loaded = handler.models.get(record)
+                for count in (1, 1000):
+                    body = rows(count)
+                    event = functions.event("POST", f"/models/{name}/predict", {"instances": body})
+                    feed = {loaded.input_name: np.asarray(body, dtype=np.float32)}
+                    reply = functions.invoke(event)
+                    assert reply["statusCode"] == 200, reply
+                    expected = loaded.session.run(None, feed)[0].tolist()
+                    assert json.loads(reply["body"])["predictions"] == expected
+                    single = loaded.session.run
+                    started = time.perf_counter()
+                    single(None, feed)
+                    per_block = max(5, min(200, int(0.4 / max(time.perf_counter() - started, 1e-6))))
+                    for _ in range(3):
+                        functions.invoke(event)
+                    handler_s, bare_s = interleaved_p50(
+                        lambda event=event: functions.invoke(event),
+                        lambda feed=feed, single=single: single(None, feed),
+                        per_block,
+                    )
+                    target = 2.0 if count == 1 else 1.15
+                    ratio = handler_s / bare_s
+                    lines.append(
+                        (
+                            f"16-{hidden}-{hidden}-2",
+                            count,
+                            f"{bare_s * 1e3:.3f}",
+                            f"{handler_s * 1e3:.3f}",
+                            f"{(handler_s - bare_s) * 1e3:.3f}",
+                            f"{ratio:.2f}x",
+                            f"<= {target}x",
+                            "met" if ratio <= target else "MISSED",
+                        )
+                    )
+                if hidden == HIDDEN[-1]:
+                    event = captured.event("POST", f"/models/{name}/predict", {"instances": rows(1000)})
+                    capture_s, bare_s = interleaved_p50(
+                        lambda event=event: captured.invoke(event),
+                        lambda feed=feed, single=single: single(None, feed),
+                        per_block,
+                    )
+                    captured_handler.capture.flush(timeout=60)
+                    lines.append(
+                        (
+                            f"16-{hidden}-{hidden}-2, capture 1.0",
+                            1000,
+                            f"{bare_s * 1e3:.3f}",
+                            f"{capture_s * 1e3:.3f}",
+                            f"{(capture_s - bare_s) * 1e3:.3f}",
+                            f"{capture_s / bare_s:.2f}x",
+                            "(for information)",
+                            "",
+                        )
+                    )
+    aws_clients.reset_clients()
+    table(
+        "(a) warm latency, p50: predict handler (API Gateway event -> response) vs bare InferenceSession.run",
+        ("model (MLP layers)", "rows", "bare ms", "handler ms", "overhead ms", "ratio", "target", ""),
+        lines,
+    )
+
+
+COLD_START_CHILD = """
+import time
+started = time.perf_counter()
+import importlib.util, json, sys
+location = importlib.util.spec_from_file_location("predict_handler", sys.argv[1])
+module = importlib.util.module_from_spec(location)
+sys.modules["predict_handler"] = module
+location.loader.exec_module(module)
+imported = time.perf_counter()
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "predict", 2048, "cold-start"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:predict"
+    def get_remaining_time_in_millis(self):
+        return 30000
+
+reply = module.lambda_handler(json.loads(sys.argv[2]), Context())
+answered = time.perf_counter()
+print(json.dumps({"import_s": imported - started, "first_request_s": answered - imported,
+                  "status": reply["statusCode"], "scipy": "scipy" in sys.modules}))
+"""
+
+
+def _cold_start_once(resources: LocalResources, endpoint: str, event: str, compiled: bool) -> dict[str, Any]:
+    spec = DEPLOYMENT.function("predict")
+    env = dict(os.environ) | AWS_ENV | resources.environment(spec)
+    env |= {"AWS_ENDPOINT_URL": endpoint, "LAMBDAOPS_ARTIFACT_CACHE_DIR": tempfile.mkdtemp()}
+    env["PYTHONPATH"] = str(ROOT / "layers" / "lambdaops" / "python")
+    # The layers are bundled with --no-compile and /opt is read-only: in Lambda every module is
+    # compiled from source at each cold start. An empty pycache prefix makes this process do the same.
+    flags = [] if compiled else ["-X", f"pycache_prefix={tempfile.mkdtemp()}"]
+    if not compiled:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", COLD_START_CHILD, str(spec.module_file), event],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall = time.perf_counter() - started
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 200, done.stdout
+    assert not result["scipy"], "the predict function imported scipy"
+    return result | {"wall_s": wall}
+
+
+def cold_start(resources: LocalResources, endpoint: str, name: str, runs: int = 5) -> None:
+    functions = Functions(resources, {})
+    event = json.dumps(functions.event("POST", f"/models/{name}/predict", {"instances": rows(1)}))
+    lines = []
+    for compiled, label in ((True, "with the venv's .pyc"), (False, "from source, as the layer ships")):
+        results = [_cold_start_once(resources, endpoint, event, compiled) for _ in range(runs)]
+
+        def median(key: str, results: list[dict[str, Any]] = results) -> float:
+            return statistics.median(result[key] for result in results)
+
+        total = median("import_s") + median("first_request_s")
+        lines.append(
+            (
+                label,
+                f"{median('import_s'):.3f}",
+                f"{median('first_request_s'):.3f}",
+                f"{total:.3f}",
+                "met" if total <= 1.0 else "MISSED",
+                f"{median('wall_s'):.3f}",
+            )
+        )
+    table(
+        f"(b) cold start of the predict function, median of {runs} fresh processes each ({name}, 1 row);"
+        " target: import + first request <= 1.0 s",
+        ("modules", "import s", "first request s", "import + request s", "target", "process wall s"),
+        lines,
+    )
+    print(
+        "  import: Settings, boto3 clients, resolver; first request: onnxruntime import, DynamoDB reads,"
+        " S3 download, sha256, session, inference.\n  process wall adds interpreter start and exit."
+    )
+
+
+def _requirement_names(path: Path) -> list[str]:
+    names = []
+    for line in path.read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            names.append(re.split(r"[=<>!~\[; ]", requirement, maxsplit=1)[0])
+    return names
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def dependency_size() -> None:
+    wanted: dict[str, str] = {}
+    pinned: dict[str, str] = {}
+    for dependency_set in ("onnx", "base"):
+        requirements = DEPLOYMENT.dependency_set(dependency_set).requirements
+        for name in _requirement_names(requirements):
+            wanted[_normal(name)] = dependency_set
+        for line in requirements.read_text().splitlines():
+            if "==" in line and not line.startswith("#"):
+                pinned[_normal(line.split("==")[0])] = line.split("==")[1].strip()
+    assert "scipy" not in wanted, "scipy is pinned in a layer the predict function uses"
+    sizes: dict[str, tuple[str, int, int]] = {}
+    for distribution in importlib.metadata.distributions():
+        name = _normal(distribution.metadata["Name"])
+        if name in wanted and name not in sizes:
+            installed = shipped = 0
+            for file in distribution.files or []:
+                located = Path(str(distribution.locate_file(file)))
+                if located.is_file():
+                    size = located.stat().st_size
+                    installed += size
+                    shipped += 0 if "__pycache__" in file.parts else size
+            sizes[name] = (distribution.version, installed, shipped)
+    assert "scipy" not in sizes
+    missing = sorted(set(wanted) - set(sizes))
+    lines: list[tuple[Any, ...]] = []
+    for name, (version, installed, shipped) in sorted(sizes.items(), key=lambda item: -item[1][1]):
+        note = "" if version == pinned.get(name) else f" (pinned {pinned.get(name)})"
+        lines.append((name, wanted[name], version + note, f"{installed / 1e6:.1f}", f"{shipped / 1e6:.1f}"))
+    installed_mb = sum(size[1] for size in sizes.values()) / 1e6
+    shipped_mb = sum(size[2] for size in sizes.values()) / 1e6
+    lines.append(("total", "", "", f"{installed_mb:.1f}", f"{shipped_mb:.1f}"))
+    verdicts = ["met" if mb <= 160 else "MISSED" for mb in (installed_mb, shipped_mb)]
+    lines.append(("target <= 160 MB", "", "", *verdicts))
+    if missing:
+        lines.append(("not in the venv, not counted", "", ", ".join(missing), "", ""))
+    table(
+        "(c) the predict function's dependencies unzipped: layers/onnx + layers/base,"
+        " from the venv's RECORDs; scipy absent",
+        ("package", "layer", "version", "MB installed", "MB without .pyc (the layer: pip --no-compile)"),
+        lines,
+    )
+
+
+def _client_load(
+    host: str, port: int, path: str, body: bytes, deadline: float, out: list[tuple[int, float]]
+) -> None:
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    mine = []
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        mine.append((response.status, time.perf_counter() - started))
+    connection.close()
+    out.extend(mine)  # list.extend is atomic under the GIL
+
+
+def throughput(api_url: str, name: str, seconds: float = 3.0) -> None:
+    from lambdaops.local import gateway
+
+    host, port = api_url.removeprefix("http://").split(":")
+    lines = []
+    for nodelay in (False, True):
+        # The gateway answers headers and body in two writes; with Nagle's algorithm on, a keep-alive
+        # client's delayed ACK holds the second for ~40 ms. The second pass shows the gateway with
+        # TCP_NODELAY (the one-line fix proposed for local/gateway.py); everything else is as shipped.
+        gateway._RequestHandler.disable_nagle_algorithm = nodelay
+        for count in (1, 100):
+            body = json.dumps({"instances": rows(count)}).encode()
+            for clients in (1, 4, 16):
+                results: list[tuple[int, float]] = []
+                deadline = time.perf_counter() + seconds
+                threads = [
+                    threading.Thread(
+                        target=_client_load,
+                        args=(host, int(port), f"/models/{name}/predict", body, deadline, results),
+                    )
+                    for _ in range(clients)
+                ]
+                started = time.perf_counter()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                elapsed = time.perf_counter() - started
+                latencies = [latency for _, latency in results]
+                lines.append(
+                    (
+                        "on" if nodelay else "off (as shipped)",
+                        count,
+                        clients,
+                        len(results),
+                        f"{len(results) / elapsed:.0f}",
+                        f"{statistics.median(latencies) * 1e3:.1f}",
+                        f"{np.percentile(latencies, 99) * 1e3:.1f}",
+                        sum(status != 200 for status, _ in results),
+                    )
+                )
+    gateway._RequestHandler.disable_nagle_algorithm = False
+    table(
+        f"(d) local stack over HTTP, keep-alive clients in this process: POST /models/{name}/predict,"
+        f" {seconds:.0f} s per line (capture on, as the local stack runs)",
+        ("TCP_NODELAY", "rows", "clients", "requests", "requests/s", "p50 ms", "p99 ms", "errors"),
+        lines,
+    )
+
+
+def local_stack_figures() -> None:
+    from lambdaops.client import LambdaopsClient
+    from lambdaops.local.stack import LocalStack
+
+    stack = LocalStack()
+    info = stack.start()
+    try:
+        s3 = boto3.client("s3", endpoint_url=info.aws_endpoint_url)
+        client = LambdaopsClient(info.api_url)
+        name = model_name(HIDDEN[0])
+        publish(s3, info.bucket, client.request, name, export_mlp(WIDTH, HIDDEN[0]))
+        resources = LocalResources(info.table, info.bucket, DEPLOYMENT.event_bus_name)
+        cold_start(resources, info.aws_endpoint_url, name)
+        throughput(info.api_url, name)
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    ort_version = importlib.metadata.version("onnxruntime")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, onnxruntime {ort_version}")
+    dependency_size()
+    warm_latency()
+    local_stack_figures()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Canary rollout records in the registry table, beside the model they change.
+
+Items: PK `MODEL#<name>`, SK `ROLLOUT#<started_at>#<rollout_id>`, the record as JSON in `doc`.
+Access patterns: the latest rollout of a model (Query PK, begins_with ROLLOUT#, descending, limit 1);
+one rollout by its key (GetItem).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from lambdaops.schemas import Rollout
+
+
+def rollout_key(rollout: Rollout) -> str:
+    return f"ROLLOUT#{rollout.started_at}#{rollout.rollout_id}"
+
+
+class RolloutStore(Protocol):
+    def save(self, rollout: Rollout) -> None: ...
+
+    def get(self, model: str, key: str) -> Rollout | None: ...
+
+    def latest(self, model: str) -> Rollout | None: ...
+
+
+class DynamoRolloutStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def save(self, rollout: Rollout) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "PK": {"S": f"MODEL#{rollout.model}"},
+                "SK": {"S": rollout_key(rollout)},
+                "doc": {"S": rollout.model_dump_json()},
+            },
+        )
+
+    def get(self, model: str, key: str) -> Rollout | None:
+        reply = self._db.get_item(
+            TableName=self._table, Key={"PK": {"S": f"MODEL#{model}"}, "SK": {"S": key}}, ConsistentRead=True
+        )
+        return Rollout.model_validate_json(reply["Item"]["doc"]["S"]) if "Item" in reply else None
+
+    def latest(self, model: str) -> Rollout | None:
+        reply = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"MODEL#{model}"}, ":prefix": {"S": "ROLLOUT#"}},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = reply["Items"]
+        return Rollout.model_validate_json(items[0]["doc"]["S"]) if items else None

@@ -1,0 +1,85 @@
+"""Each seam `local_runtime` fills in moto: these fail loudly if moto's internals move."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from lambdaops.local.local_runtime import (
+    install_lambda_invoke,
+    install_percentiles,
+    percentile,
+)
+from lambdaops.local.resources import LocalResources, create_functions_and_state_machines
+from lambdaops.local.sample_models import TrainedModel
+
+from .conftest import Api
+
+
+def test_percentiles_in_moto_cloudwatch(aws: LocalResources) -> None:
+    install_percentiles()
+    cloudwatch = boto3.client("cloudwatch")
+    now = datetime.now(UTC)
+    cloudwatch.put_metric_data(
+        Namespace="test",
+        MetricData=[{"MetricName": "Latency", "Values": [float(v) for v in range(1, 101)], "Timestamp": now}],
+    )
+    reply = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": f"p{rank}",
+                "MetricStat": {
+                    "Metric": {"Namespace": "test", "MetricName": "Latency"},
+                    "Period": 60,
+                    "Stat": f"p{rank}",
+                },
+            }
+            for rank in (50, 99)
+        ],
+        StartTime=now - timedelta(minutes=1),
+        EndTime=now + timedelta(minutes=1),
+    )
+    values = {result["Id"]: result["Values"] for result in reply["MetricDataResults"]}
+    assert values == {"p50": [50.0], "p99": [99.0]}
+
+
+@pytest.mark.parametrize(("rank", "expected"), [(0, 1.0), (50, 2.0), (99, 4.0), (100, 4.0)])
+def test_nearest_rank_percentile(rank: float, expected: float) -> None:
+    assert percentile([4.0, 1.0, 3.0, 2.0], rank) == expected
+
+
+def test_lambda_invoke_runs_the_declared_handler(api: Api) -> None:
+    create_functions_and_state_machines(api.resources)
+    install_lambda_invoke(api.functions)
+    event = json.loads(
+        (api.functions["registry"].spec.code_dir.parents[1] / "events/registry/get_model.json").read_text()
+    )
+    reply = boto3.client("lambda").invoke(FunctionName="registry", Payload=json.dumps(event))
+    result = json.loads(reply["Payload"].read())
+    assert result["statusCode"] == 404  # the model of the sample event does not exist: the real handler ran
+    assert json.loads(result["body"])["error"]["code"] == "ModelNotFound"
+
+
+def test_lambda_invoke_reports_a_handler_exception_as_a_function_error(api: Api) -> None:
+    create_functions_and_state_machines(api.resources)
+    install_lambda_invoke(api.functions)
+    reply = boto3.client("lambda").invoke(FunctionName="canary", Payload=json.dumps({"action": "nonsense"}))
+    assert reply["FunctionError"] == "Handled"
+    assert "errorMessage" in json.loads(reply["Payload"].read())
+
+
+def test_emf_output_becomes_cloudwatch_metrics(
+    aws: LocalResources, trained: TrainedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    api = Api(aws)
+    api.call("POST", "/models", {"name": "emf-model"})
+    assert boto3.client("cloudwatch").list_metrics(Namespace="lambdaops")["Metrics"] == []
+    assert api.register("emf-model", "1.0.0", trained)[0] == 201
+    [metric] = boto3.client("cloudwatch").list_metrics(
+        Namespace="lambdaops", MetricName="VersionsRegistered"
+    )["Metrics"]
+    assert metric["Dimensions"] == [{"Name": "service", "Value": "lambdaops-registry"}]

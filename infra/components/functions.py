@@ -138,21 +138,29 @@ class Functions(Construct):
             self._event_bus.grant_put_events_to(function)
         if spec.writes_captures:
             function.add_to_role_policy(
-                iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects("captures/*")])
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects("captures/*")]
+                )
             )
         if spec.starts_rollouts:
             machines = [self.state_machine_arn(machine.name) for machine in self._deployment.state_machines]
             function.add_to_role_policy(
-                iam.PolicyStatement(actions=["states:StartExecution", "states:ListExecutions"], resources=machines)
+                iam.PolicyStatement(
+                    actions=["states:StartExecution", "states:ListExecutions"], resources=machines
+                )
             )
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["states:DescribeExecution"],
-                    resources=[self.execution_arns(machine.name) for machine in self._deployment.state_machines],
+                    resources=[
+                        self.execution_arns(machine.name) for machine in self._deployment.state_machines
+                    ],
                 )
             )
         if spec.reads_metrics:
-            function.add_to_role_policy(iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"]))
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
+            )
 
     def state_machine_name(self, name: str) -> str:
         """Named explicitly, so functions can know its ARN without depending on the machine itself."""

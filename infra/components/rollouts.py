@@ -27,7 +27,8 @@ class StateMachines(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.machines = {
-            spec.name: self._machine(spec, functions, name_of(spec.name)) for spec in deployment.state_machines
+            spec.name: self._machine(spec, functions, name_of(spec.name))
+            for spec in deployment.state_machines
         }
 
     def _machine(
@@ -54,14 +55,19 @@ class StateMachines(Construct):
         cdk.Validations.of(machine.role).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::*]",
-                reason="Step Functions' log delivery and X-Ray actions support no resource-level permissions.",
+                reason="Step Functions' log delivery and X-Ray actions support no resource-level "
+                "permissions.",
             ),
             *(
                 cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(functions[f].node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
-                    reason="lambda:InvokeFunction on every version and alias of the one function the machine calls.",
+                    id=f"AwsSolutions-IAM5[Resource::<{self._logical_id(functions[f])}.Arn>:*]",
+                    reason="lambda:InvokeFunction on every version and alias of the one function "
+                    "the machine calls.",
                 )
                 for f in spec.functions
             ),
         )
         return machine
+
+    def _logical_id(self, function: lambda_.IFunction) -> str:
+        return cdk.Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]

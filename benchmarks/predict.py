@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
 from lambdaops import aws_clients  # noqa: E402
 from lambdaops.deployment import DEPLOYMENT  # noqa: E402
 from lambdaops.local.gateway import match_route, proxy_event  # noqa: E402
-from lambdaops.local.local_runtime import LocalFunction  # noqa: E402
+from lambdaops.local.local_runtime import LocalFunction, LocalLambdaContext  # noqa: E402
 from lambdaops.local.resources import LocalResources, create_local_resources  # noqa: E402
 from lambdaops.local.sample_models import export_mlp  # noqa: E402
 from lambdaops.registry_store import DynamoRegistryStore  # noqa: E402
@@ -112,9 +112,13 @@ class Functions:
         )
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The handler itself, as Lambda calls it: none of the local runtime's seams (EMF to CloudWatch)."""
         found = match_route(DEPLOYMENT.routes, event["httpMethod"], event["path"])
         assert found is not None
-        return self.functions[found[0].function].invoke(event)
+        function = self.functions[found[0].function]
+        handler = getattr(function.module(), function.spec.handler_attribute)
+        context = LocalLambdaContext(function.spec.name, function.spec.memory_mb, function.spec.timeout_s)
+        return handler(event, context)  # type: ignore[no-any-return]
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         reply = self.invoke(self.event(method, path, body))
@@ -391,51 +395,42 @@ def _client_load(
 
 
 def throughput(api_url: str, name: str, seconds: float = 3.0) -> None:
-    from lambdaops.local import gateway
-
     host, port = api_url.removeprefix("http://").split(":")
     lines = []
-    for nodelay in (False, True):
-        # The gateway answers headers and body in two writes; with Nagle's algorithm on, a keep-alive
-        # client's delayed ACK holds the second for ~40 ms. The second pass shows the gateway with
-        # TCP_NODELAY (the one-line fix proposed for local/gateway.py); everything else is as shipped.
-        gateway._RequestHandler.disable_nagle_algorithm = nodelay
-        for count in (1, 100):
-            body = json.dumps({"instances": rows(count)}).encode()
-            for clients in (1, 4, 16):
-                results: list[tuple[int, float]] = []
-                deadline = time.perf_counter() + seconds
-                threads = [
-                    threading.Thread(
-                        target=_client_load,
-                        args=(host, int(port), f"/models/{name}/predict", body, deadline, results),
-                    )
-                    for _ in range(clients)
-                ]
-                started = time.perf_counter()
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                elapsed = time.perf_counter() - started
-                latencies = [latency for _, latency in results]
-                lines.append(
-                    (
-                        "on" if nodelay else "off (as shipped)",
-                        count,
-                        clients,
-                        len(results),
-                        f"{len(results) / elapsed:.0f}",
-                        f"{statistics.median(latencies) * 1e3:.1f}",
-                        f"{np.percentile(latencies, 99) * 1e3:.1f}",
-                        sum(status != 200 for status, _ in results),
-                    )
+    for count in (1, 100):
+        body = json.dumps({"instances": rows(count)}).encode()
+        for clients in (1, 4, 16):
+            results: list[tuple[int, float]] = []
+            deadline = time.perf_counter() + seconds
+            threads = [
+                threading.Thread(
+                    target=_client_load,
+                    args=(host, int(port), f"/models/{name}/predict", body, deadline, results),
                 )
-    gateway._RequestHandler.disable_nagle_algorithm = False
+                for _ in range(clients)
+            ]
+            started = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - started
+            latencies = [latency for _, latency in results]
+            lines.append(
+                (
+                    count,
+                    clients,
+                    len(results),
+                    f"{len(results) / elapsed:.0f}",
+                    f"{statistics.median(latencies) * 1e3:.1f}",
+                    f"{np.percentile(latencies, 99) * 1e3:.1f}",
+                    sum(status != 200 for status, _ in results),
+                )
+            )
     table(
         f"(d) local stack over HTTP, keep-alive clients in this process: POST /models/{name}/predict,"
-        f" {seconds:.0f} s per line (capture on, as the local stack runs)",
-        ("TCP_NODELAY", "rows", "clients", "requests", "requests/s", "p50 ms", "p99 ms", "errors"),
+        f" {seconds:.0f} s per line (capture on and EMF put to moto's CloudWatch, as the local stack runs)",
+        ("rows", "clients", "requests", "requests/s", "p50 ms", "p99 ms", "errors"),
         lines,
     )
 

@@ -167,6 +167,18 @@ def test_cli_round_trip(stack: RunningStack, tmp_path: Any) -> None:
     assert "cli-model" in [m["name"] for m in cli("list")["items"]]
     assert cli("compare", "cli-model", "1.0.0", "1.1.0")["metrics"]["accuracy"]["b"] is None
     assert [v["version"] for v in cli("versions", "cli-model", "--stage", "archived")["items"]] == ["1.1.0"]
+    row = json.dumps([[0.1, 0.2, 0.3, 0.4]])
+    assert cli("predict", "cli-model", row)["version"] == "1.0.0"
+    cli("register", "cli-model", "--file", str(artifact), "--version", "2.0.0")
+    cli("promote", "cli-model", "2.0.0", "staging")
+    split = cli(
+        "traffic", "cli-model", "--route", "1.0.0=90:control", "--route", "2.0.0=10", "--shadow", "2.0.0=0.5"
+    )
+    assert split["routes"][0] == {"version": "1.0.0", "weight": 90, "variant": "control"}
+    assert cli("traffic", "cli-model") == split
+    assert cli("predict", "cli-model", row, "--routing-key", "u1")["variant"] in ("control", "2.0.0")
+    started = cli("canary", "cli-model", "2.0.0", "--steps", "50,100", "--interval-seconds", "3600")
+    assert cli("canary", "cli-model")["execution_arn"] == started["execution_arn"]
     failed = subprocess.run(
         [
             sys.executable,

@@ -55,6 +55,23 @@ def _upload(args: argparse.Namespace) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def _traffic(client: LambdaopsClient, args: argparse.Namespace) -> Any:
+    if not args.route:
+        return client.get_traffic(args.name)
+    routes = []
+    for text in args.route:
+        version, _, rest = text.partition("=")
+        weight, _, variant = rest.partition(":")
+        routes.append(
+            {"version": version, "weight": int(weight), **({"variant": variant} if variant else {})}
+        )
+    shadow = None
+    if args.shadow:
+        version, _, rate = args.shadow.partition("=")
+        shadow = {"version": version, "sample_rate": float(rate)}
+    return client.set_traffic(args.name, routes, shadow)
+
+
 def _run_local(args: argparse.Namespace) -> None:
     from lambdaops.local.stack import LocalStack
 
@@ -182,6 +199,47 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="who did what, when and why")
     history.add_argument("name")
     history.set_defaults(call=lambda c, a: c.history(a.name))
+
+    predict = commands.add_parser("predict", help="predict with production, a version, or the split's pick")
+    predict.add_argument("name")
+    predict.add_argument("instances", type=_json_arg, help="JSON list of rows (arrays or records), or @file")
+    predict.add_argument("--version")
+    predict.add_argument("--routing-key")
+    predict.set_defaults(call=lambda c, a: c.predict(a.name, a.instances, a.version, a.routing_key))
+
+    traffic = commands.add_parser("traffic", help="show the traffic split, or set it with --route")
+    traffic.add_argument("name")
+    traffic.add_argument(
+        "--route", action="append", default=[], help="VERSION=WEIGHT or VERSION=WEIGHT:VARIANT (repeat)"
+    )
+    traffic.add_argument("--shadow", help="VERSION=SAMPLE_RATE")
+    traffic.set_defaults(call=_traffic)
+
+    canary = commands.add_parser("canary", help="start a canary rollout, or show the latest one")
+    canary.add_argument("name")
+    canary.add_argument("version", nargs="?", help="start a rollout of this staging version")
+    canary.add_argument(
+        "--steps", type=lambda text: [int(step) for step in text.split(",")], help="e.g. 10,50,100"
+    )
+    canary.add_argument("--interval-seconds", type=int)
+    canary.add_argument("--max-error-rate", type=float)
+    canary.add_argument("--max-p99-ms", type=float)
+    canary.add_argument("--approved-by")
+    canary.set_defaults(
+        call=lambda c, a: (
+            c.get_canary(a.name)
+            if a.version is None
+            else c.start_canary(
+                a.name,
+                a.version,
+                steps=a.steps,
+                interval_seconds=a.interval_seconds,
+                max_error_rate=a.max_error_rate,
+                max_p99_ms=a.max_p99_ms,
+                approved_by=a.approved_by,
+            )
+        )
+    )
 
     compare = commands.add_parser("compare", help="differences between two versions")
     compare.add_argument("name")

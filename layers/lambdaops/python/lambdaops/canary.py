@@ -148,8 +148,8 @@ class CanaryRollouts:
         rollout = self._load(state)
         index = state["step_index"] + 1
         weight = rollout.settings.steps[index]
-        now = self._clock()
         self._promotion.set_traffic(rollout.model, canary_split(rollout.incumbent, rollout.version, weight))
+        now = self._clock()  # the step's window opens once its split is written
         steps = [*rollout.steps, RolloutStep(weight=weight, started_at=now)]
         self._rollouts.save(rollout.model_copy(update={"step": index, "weight": weight, "steps": steps}))
         return {**state, "step_index": index, "last_step": index == len(rollout.settings.steps) - 1}

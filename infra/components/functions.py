@@ -101,6 +101,8 @@ class Functions(Construct):
                 bucket_name=self._bucket.bucket_name,
                 event_bus_name=self._deployment.event_bus_name,
                 rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+                # `cdk deploy -c lambdaops:preload-models=churn,fraud` warms those models at init.
+                preload_models=str(self.node.try_get_context("lambdaops:preload-models") or ""),
             ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,

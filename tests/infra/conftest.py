@@ -30,6 +30,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+PRELOAD_MODELS = "churn-classifier,fraud"
+"""Passed as `-c lambdaops:preload-models=...` would be."""
+
+
 @dataclass(frozen=True)
 class Synthesized:
     """The synthesized stack, its template and cdk-nag's verdict, for tests to read."""
@@ -63,7 +67,10 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     from infra.stack import add_checked_stack
 
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": []})
+    app = cdk.App(
+        outdir=str(outdir),
+        context={"aws:cdk:bundling-stacks": [], "lambdaops:preload-models": PRELOAD_MODELS},
+    )
     stack = add_checked_stack(app)
     try:
         app.synth()

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from lambdaops.deployment import DEPLOYMENT, PYTHON_RUNTIME, FunctionSpec, function_environment
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import PRELOAD_MODELS, Synthesized
 
 FUNCTIONS = DEPLOYMENT.functions
 BLOCK_ALL = {
@@ -190,6 +190,7 @@ def test_function_environment_points_at_this_stack(synthesized: Synthesized, spe
         bucket_name="<bucket>",
         event_bus_name="default",
         rollout_state_machine_arn=variables.get("LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"),
+        preload_models=PRELOAD_MODELS,
     )
     expected["LAMBDAOPS_TABLE_NAME"] = {"Ref": DEPLOYMENT.table.logical_id}
     expected["LAMBDAOPS_BUCKET_NAME"] = {"Ref": DEPLOYMENT.bucket.logical_id}
@@ -262,3 +263,8 @@ def test_lambdaops_layer_ships_the_package_without_the_local_stack(synthesized: 
 def test_tests_never_bundle_dependency_layers(synthesized: Synthesized, dependency_set: Any) -> None:
     """With bundling skipped CDK points the asset at its source folder; a bundled one is staged in outdir."""
     assert _asset_source(synthesized, dependency_set.name) == str(dependency_set.requirements.parent)
+
+
+def test_the_predict_function_preloads_the_models_named_in_context(synthesized: Synthesized) -> None:
+    variables = function_resource(synthesized, DEPLOYMENT.function("predict"))["Properties"]["Environment"]
+    assert variables["Variables"]["LAMBDAOPS_PRELOAD_MODELS"] == PRELOAD_MODELS

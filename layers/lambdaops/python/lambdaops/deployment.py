@@ -79,6 +79,8 @@ class FunctionSpec:
     """Starts and describes executions of the canary rollout state machine."""
     reads_metrics: bool = False
     """Reads CloudWatch metrics (GetMetricData)."""
+    preloads_models: bool = False
+    """Loads and warms the production versions of the deployment's `preload_models` at init."""
     description: str = ""
 
     @property
@@ -154,6 +156,7 @@ def function_environment(
     bucket_name: str,
     event_bus_name: str,
     rollout_state_machine_arn: str | None = None,
+    preload_models: str = "",
 ) -> dict[str, str]:
     """The environment a function runs with, in AWS and locally; keys are `Settings` fields."""
     environment = {
@@ -169,6 +172,8 @@ def function_environment(
         if rollout_state_machine_arn is None:
             raise ValueError(f"function {spec.name} starts rollouts and needs the state machine's ARN")
         environment["LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"] = rollout_state_machine_arn
+    if spec.preloads_models:
+        environment["LAMBDAOPS_PRELOAD_MODELS"] = preload_models
     return environment
 
 
@@ -215,6 +220,7 @@ DEPLOYMENT = Deployment(
             reads_artifacts=True,
             publishes_events=False,
             writes_captures=True,
+            preloads_models=True,
             description="ONNX inference: production, a named version, or the traffic split's pick",
         ),
         FunctionSpec(

@@ -8,8 +8,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from lambdaops.artifacts import Artifact, artifact_key, verify_sha256
-from lambdaops.errors import ArtifactIntegrityError, ArtifactInvalid
+from lambdaops.artifacts import Artifact, artifact_key
+from lambdaops.errors import ArtifactInvalid
 from lambdaops.local.sample_models import TrainedModel, export_logistic_regression
 from lambdaops.onnx_inspection import GraphInput, inspect_onnx, reconcile_schema
 from lambdaops.schemas import InputSchema
@@ -210,18 +210,3 @@ def test_artifact_key_refuses(uri: str, reason: str) -> None:
 def test_artifact_sha256_is_of_the_bytes() -> None:
     artifact = Artifact(key="k", data=b"abc", version_id=None)
     assert artifact.sha256 == hashlib.sha256(b"abc").hexdigest()
-
-
-def test_verify_sha256_accepts_matching_bytes() -> None:
-    artifact = Artifact(key="models/churn/m.onnx", data=b"model bytes", version_id="v1")
-    verify_sha256(artifact, hashlib.sha256(b"model bytes").hexdigest())
-
-
-def test_verify_sha256_refuses_other_bytes() -> None:
-    artifact = Artifact(key="models/churn/m.onnx", data=b"tampered", version_id="v1")
-    expected = hashlib.sha256(b"model bytes").hexdigest()
-    with pytest.raises(ArtifactIntegrityError) as caught:
-        verify_sha256(artifact, expected)
-    assert caught.value.details == {"expected": expected, "actual": hashlib.sha256(b"tampered").hexdigest()}
-    assert caught.value.code == "ArtifactIntegrityError"
-    assert "models/churn/m.onnx" in caught.value.message

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
-from lambdaops.errors import ArtifactIntegrityError, ArtifactInvalid, ArtifactTooLarge
+from lambdaops.errors import ArtifactInvalid, ArtifactTooLarge
 
 
 @dataclass(frozen=True)
@@ -46,15 +46,6 @@ def artifact_key(uri: str, bucket: str, model: str) -> str:
             artifact_uri=uri,
         )
     return key
-
-
-def verify_sha256(artifact: Artifact, expected: str) -> None:
-    if artifact.sha256 != expected:
-        raise ArtifactIntegrityError(
-            f"artifact {artifact.key} does not match its recorded sha256",
-            expected=expected,
-            actual=artifact.sha256,
-        )
 
 
 class ArtifactStore(Protocol):

@@ -9,7 +9,7 @@ import pytest
 from lambdaops.canary import CanaryRollouts, canary_split, judge
 from lambdaops.errors import RolloutConflict
 from lambdaops.rollout_store import rollout_key
-from lambdaops.schemas import ArmFigures, CanaryRequest, Rollout
+from lambdaops.schemas import ArmFigures, CanaryRequest, PromotionPolicy, Rollout, TrafficSplit
 from lambdaops.stages import Stage
 from lambdaops.traffic import validate_split
 
@@ -140,3 +140,97 @@ def test_validate_split_is_what_the_canary_writes(world: World) -> None:
     world.register("1.1.0")
     versions = {v: world.store.get_version("churn", v) for v in ("1.0.0", "1.1.0")}
     validate_split(canary_split("1.0.0", "1.1.0", 10), versions)
+
+
+class Figures:
+    """Arm metrics a test decides: {(version, variant): ArmFigures}."""
+
+    def __init__(self, by_arm: dict[tuple[str, str], ArmFigures]) -> None:
+        self.by_arm = by_arm
+
+    def figures(self, model: str, version: str, variant: str, start: Any, end: Any) -> ArmFigures:
+        return self.by_arm.get((version, variant), arm(0))
+
+
+def run_rollout(world: World, figures: Figures, request: CanaryRequest) -> Rollout:
+    """Drive the steps as the state machine does (statemachines/canary_rollout.asl.json)."""
+    rollouts, runner = MemoryRollouts(), Runner()
+    canaries = CanaryRollouts(world.store, rollouts, world.promotion, runner=runner, metrics=figures)
+    canaries.start("churn", request, "me")
+    state = runner.started[0][1]
+    try:
+        while True:
+            state = canaries.evaluate(canaries.set_weight(state))
+            if state["verdict"] == "breach":
+                canaries.restore(state)
+                break
+            if state["last_step"]:
+                canaries.promote(state)
+                break
+    except Exception as error:  # the ASL's Catch
+        canaries.abort({**state, "error": {"Error": type(error).__name__, "Cause": str(error)}})
+    return canaries.latest("churn")
+
+
+def go_live(world: World, policy: PromotionPolicy | None = None) -> World:
+    """1.0.0 in production behind a 90/10 split with 1.2.0; 1.1.0 in staging as the candidate."""
+    world.create(policy=policy or PromotionPolicy())
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        world.register(version)
+    world.move("1.0.0", Stage.STAGING)
+    world.move("1.0.0", Stage.PRODUCTION, approved_by="bob")
+    world.move("1.1.0", Stage.STAGING)
+    world.move("1.2.0", Stage.STAGING)
+    world.promotion.set_traffic(
+        "churn",
+        TrafficSplit.model_validate(
+            {"routes": [{"version": "1.0.0", "weight": 90}, {"version": "1.2.0", "weight": 10}]}
+        ),
+    )
+    return world
+
+
+@pytest.fixture
+def live(world: World) -> World:
+    return go_live(world)
+
+
+HEALTHY = Figures({("1.1.0", "canary"): arm(100), ("1.0.0", "incumbent"): arm(100)})
+
+
+def test_a_healthy_canary_is_promoted_and_the_split_cleared(live: World) -> None:
+    rollout = run_rollout(live, HEALTHY, CanaryRequest(version="1.1.0", steps=[20, 100]))
+    assert (rollout.status, [s.weight for s in rollout.steps]) == ("promoted", [20, 100])
+    assert [s.verdict for s in rollout.steps] == ["pass", "pass"]
+    model = live.registry.get_model("churn")
+    assert (model.production_version, model.traffic) == ("1.1.0", None)
+    assert live.stages()["1.0.0"] == Stage.ARCHIVED
+
+
+def test_an_erroring_canary_is_rolled_back_to_the_previous_split(live: World) -> None:
+    before = live.registry.get_model("churn").traffic
+    failing = Figures({("1.1.0", "canary"): arm(50, errors=50), ("1.0.0", "incumbent"): arm(100)})
+    rollout = run_rollout(live, failing, CanaryRequest(version="1.1.0", steps=[20, 100]))
+    assert (rollout.status, len(rollout.steps), rollout.steps[0].verdict) == ("rolled_back", 1, "breach")
+    assert rollout.reason is not None and "error rate 1.000" in rollout.reason
+    model = live.registry.get_model("churn")
+    assert (model.production_version, model.traffic) == ("1.0.0", before)
+    assert live.stages()["1.1.0"] == Stage.STAGING
+
+
+def test_a_tight_latency_limit_rolls_back(live: World) -> None:
+    strict = CanaryRequest(version="1.1.0", steps=[100], max_p99_ms=1.0)  # p99 10 ms > 1 ms
+    rollout = run_rollout(live, HEALTHY, strict)
+    assert rollout.status == "rolled_back"
+    assert rollout.reason is not None and "p99 latency" in rollout.reason
+
+
+def test_a_promotion_the_gates_refuse_fails_the_rollout_and_restores_the_split(world: World) -> None:
+    live = go_live(world, PromotionPolicy(require_approval_for_production=True))
+    before = live.registry.get_model("churn").traffic
+    rollout = run_rollout(live, HEALTHY, CanaryRequest(version="1.1.0", steps=[50, 100]))  # no approved_by
+    assert rollout.status == "failed"
+    assert rollout.reason is not None and rollout.reason.startswith("PolicyViolation")
+    model = live.registry.get_model("churn")
+    assert (model.production_version, model.traffic) == ("1.0.0", before)
+    assert live.stages()["1.1.0"] == Stage.STAGING

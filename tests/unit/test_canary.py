@@ -69,6 +69,7 @@ def test_steps_must_rise_to_100() -> None:
 class MemoryRollouts:
     def __init__(self) -> None:
         self.items: dict[str, Rollout] = {}
+        self.active: dict[str, str] = {}
 
     def save(self, rollout: Rollout) -> None:
         self.items[rollout_key(rollout)] = rollout
@@ -79,6 +80,15 @@ class MemoryRollouts:
     def latest(self, model: str) -> Rollout | None:
         mine = [r for key, r in sorted(self.items.items()) if r.model == model]
         return mine[-1] if mine else None
+
+    def claim(self, model: str, rollout_id: str) -> None:
+        if model in self.active:
+            raise RolloutConflict(f"model '{model}' already has a rollout running")
+        self.active[model] = rollout_id
+
+    def release(self, model: str, rollout_id: str) -> None:
+        if self.active.get(model) == rollout_id:
+            del self.active[model]
 
 
 class Runner:
@@ -152,9 +162,11 @@ class Figures:
         return self.by_arm.get((version, variant), arm(0))
 
 
-def run_rollout(world: World, figures: Figures, request: CanaryRequest) -> Rollout:
+def run_rollout(
+    world: World, figures: Figures, request: CanaryRequest, rollouts: MemoryRollouts | None = None
+) -> Rollout:
     """Drive the steps as the state machine does (statemachines/canary_rollout.asl.json)."""
-    rollouts, runner = MemoryRollouts(), Runner()
+    rollouts, runner = rollouts or MemoryRollouts(), Runner()
     canaries = CanaryRollouts(world.store, rollouts, world.promotion, runner=runner, metrics=figures)
     canaries.start("churn", request, "me")
     state = runner.started[0][1]
@@ -234,3 +246,13 @@ def test_a_promotion_the_gates_refuse_fails_the_rollout_and_restores_the_split(w
     model = live.registry.get_model("churn")
     assert (model.production_version, model.traffic) == ("1.0.0", before)
     assert live.stages()["1.1.0"] == Stage.STAGING
+
+
+def test_a_finished_rollout_releases_its_claim(live: World) -> None:
+    rollouts = MemoryRollouts()
+    first = run_rollout(live, HEALTHY, CanaryRequest(version="1.1.0", steps=[100]), rollouts)
+    assert first.status == "promoted"
+    assert rollouts.active == {}
+    second = run_rollout(live, HEALTHY, CanaryRequest(version="1.2.0", steps=[100]), rollouts)
+    assert second.status == "rolled_back"  # HEALTHY has no figures for 1.2.0: insufficient data
+    assert rollouts.active == {}

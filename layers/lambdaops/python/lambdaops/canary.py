@@ -125,6 +125,7 @@ class CanaryRollouts:
             settings=request,
             previous_traffic=model.traffic,
         )
+        self._rollouts.claim(name, rollout.rollout_id)
         self._rollouts.save(rollout)
         payload = {
             "model": name,
@@ -132,7 +133,11 @@ class CanaryRollouts:
             "interval_seconds": request.interval_seconds,
             "step_index": -1,
         }
-        execution = self._runner.start(f"{name}-{rollout.rollout_id}", payload)
+        try:
+            execution = self._runner.start(f"{name}-{rollout.rollout_id}", payload)
+        except Exception:
+            self._finish(rollout, "failed", "the state machine could not be started")
+            raise
         self._rollouts.save(rollout.model_copy(update={"execution_arn": execution}))
         return ExecutionStarted(execution_arn=execution)
 
@@ -208,6 +213,7 @@ class CanaryRollouts:
         self._rollouts.save(
             latest.model_copy(update={"status": status, "reason": reason, "finished_at": self._clock()})
         )
+        self._rollouts.release(rollout.model, rollout.rollout_id)
 
     def _load(self, state: dict[str, Any]) -> Rollout:
         rollout = self._rollouts.get(state["model"], state["rollout"])

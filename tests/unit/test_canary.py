@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from lambdaops.canary import CanaryRollouts, canary_split, judge
-from lambdaops.errors import RolloutConflict
+from lambdaops.errors import ConcurrentModification, RolloutConflict
 from lambdaops.rollout_store import rollout_key
 from lambdaops.schemas import ArmFigures, CanaryRequest, PromotionPolicy, Rollout, TrafficSplit
 from lambdaops.stages import Stage
@@ -28,12 +30,13 @@ def arm(invocations: int, errors: int = 0, p99: float | None = 10.0) -> ArmFigur
     [
         (arm(100), arm(100), "pass", None),
         (arm(100, errors=5), arm(100), "pass", None),  # exactly at the limit passes
-        (arm(100, errors=6), arm(100), "breach", "above 0.05"),
+        (arm(100, errors=6), arm(100), "breach", "by more than 0.05"),
+        (arm(100, errors=50), arm(100, errors=50), "pass", None),  # no worse than the incumbent
         (arm(100, errors=4), arm(1000, errors=0), "pass", None),
         (arm(100, p99=100.0), arm(100), "pass", None),
         (arm(100, p99=100.5), arm(100), "breach", "p99 latency 100.5"),
-        (arm(0), arm(100), "insufficient_data", "no requests reached the canary"),
-        (arm(100, p99=None), arm(0), "pass", None),
+        (arm(0), arm(100), "insufficient_data", "no requests"),
+        (arm(100, p99=None), arm(0), "insufficient_data", "no latency"),
     ],
 )
 def test_judge(canary: ArmFigures, incumbent: ArmFigures, verdict: str, why: str | None) -> None:
@@ -94,10 +97,14 @@ class MemoryRollouts:
 class Runner:
     def __init__(self) -> None:
         self.started: list[tuple[str, dict[str, Any]]] = []
+        self.statuses: dict[str, str] = {}
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         self.started.append((name, payload))
         return f"arn:aws:states:us-east-1:123456789012:execution:canary-rollout:{name}"
+
+    def status(self, execution_arn: str) -> str:
+        return self.statuses.get(execution_arn, "RUNNING")
 
 
 def rollouts_for(world: World) -> tuple[CanaryRollouts, MemoryRollouts, Runner]:
@@ -107,6 +114,7 @@ def rollouts_for(world: World) -> tuple[CanaryRollouts, MemoryRollouts, Runner]:
         rollouts=store,
         promotion=world.promotion,
         runner=runner,
+        clock=_ticks(0),
     )
     return canaries, store, runner
 
@@ -162,12 +170,30 @@ class Figures:
         return self.by_arm.get((version, variant), arm(0))
 
 
+def _ticks(start: int) -> Callable[[], str]:
+    """A clock one second further on every call, so rollouts started in one test sort in order."""
+    counter = itertools.count(start * 100)
+
+    def tick() -> str:
+        seconds = next(counter)
+        return f"2026-01-01T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.000Z"
+
+    return tick
+
+
 def run_rollout(
     world: World, figures: Figures, request: CanaryRequest, rollouts: MemoryRollouts | None = None
 ) -> Rollout:
     """Drive the steps as the state machine does (statemachines/canary_rollout.asl.json)."""
     rollouts, runner = rollouts or MemoryRollouts(), Runner()
-    canaries = CanaryRollouts(world.store, rollouts, world.promotion, runner=runner, metrics=figures)
+    canaries = CanaryRollouts(
+        world.store,
+        rollouts,
+        world.promotion,
+        runner=runner,
+        metrics=figures,
+        clock=_ticks(len(rollouts.items)),
+    )
     canaries.start("churn", request, "me")
     state = runner.started[0][1]
     try:
@@ -224,7 +250,7 @@ def test_an_erroring_canary_is_rolled_back_to_the_previous_split(live: World) ->
     failing = Figures({("1.1.0", "canary"): arm(50, errors=50), ("1.0.0", "incumbent"): arm(100)})
     rollout = run_rollout(live, failing, CanaryRequest(version="1.1.0", steps=[20, 100]))
     assert (rollout.status, len(rollout.steps), rollout.steps[0].verdict) == ("rolled_back", 1, "breach")
-    assert rollout.reason is not None and "error rate 1.000" in rollout.reason
+    assert rollout.reason is not None and "canary error rate 1.000 exceeds" in rollout.reason
     model = live.registry.get_model("churn")
     assert (model.production_version, model.traffic) == ("1.0.0", before)
     assert live.stages()["1.1.0"] == Stage.STAGING
@@ -256,3 +282,51 @@ def test_a_finished_rollout_releases_its_claim(live: World) -> None:
     second = run_rollout(live, HEALTHY, CanaryRequest(version="1.2.0", steps=[100]), rollouts)
     assert second.status == "rolled_back"  # HEALTHY has no figures for 1.2.0: insufficient data
     assert rollouts.active == {}
+
+
+def test_a_rollout_whose_execution_died_does_not_block_the_next(live: World) -> None:
+    canaries, rollouts, runner = rollouts_for(live)
+    started = canaries.start("churn", CanaryRequest(version="1.1.0", steps=[50, 100]), "me")
+    canaries.set_weight(runner.started[0][1])  # the split is now the rollout's 50/50
+    with pytest.raises(RolloutConflict, match="still running"):
+        canaries.start("churn", CanaryRequest(version="1.2.0"), "me")
+    runner.statuses[started.execution_arn] = "ABORTED"  # stopped by hand: no Abort step ran
+    canaries.start("churn", CanaryRequest(version="1.2.0"), "me")
+    dead = next(r for r in rollouts.items.values() if r.version == "1.1.0")
+    assert (dead.status, dead.reason) == ("failed", "the execution ended ABORTED before the rollout finished")
+    assert live.registry.get_model("churn").traffic == dead.previous_traffic
+    assert rollouts.active == {"churn": canaries.latest("churn").rollout_id}
+
+
+def test_restore_keeps_a_split_someone_set_during_the_rollout(live: World) -> None:
+    canaries, _, runner = rollouts_for(live)
+    canaries.start("churn", CanaryRequest(version="1.1.0", steps=[50, 100]), "me")
+    state = canaries.set_weight(runner.started[0][1])
+    theirs = TrafficSplit.model_validate({"routes": [{"version": "1.0.0", "weight": 100}]})
+    live.promotion.set_traffic("churn", theirs)
+    canaries.restore({**state, "verdict": "breach"})
+    assert live.registry.get_model("churn").traffic == theirs
+    assert canaries.latest("churn").status == "rolled_back"
+
+
+def test_a_version_archived_while_a_split_is_validated_is_not_written(live: World) -> None:
+    """Validation and write see the same revision: a concurrent archival makes the write a 409."""
+    store, archived = live.store, []
+    real_get_version = store.get_version
+
+    def get_version_then_archive(name: str, version: str) -> Any:
+        record = real_get_version(name, version)
+        if version == "1.1.0" and not archived:  # after its (still staging) record is read
+            archived.append(version)
+            live.move("1.1.0", Stage.ARCHIVED)  # another request lands between check and write
+        return record
+
+    store.get_version = get_version_then_archive  # type: ignore[method-assign]
+    before = live.registry.get_model("churn").traffic
+    split = TrafficSplit.model_validate(
+        {"routes": [{"version": "1.0.0", "weight": 50}, {"version": "1.1.0", "weight": 50}]}
+    )
+    with pytest.raises(ConcurrentModification):
+        live.promotion.set_traffic("churn", split)
+    store.get_version = real_get_version  # type: ignore[method-assign]
+    assert live.registry.get_model("churn").traffic == before  # 1.1.0 was not in it, so it stays

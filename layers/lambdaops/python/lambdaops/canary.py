@@ -1,9 +1,10 @@
 """Canary rollouts: start one, and the steps the state machine runs (set weight, judge, restore, promote).
 
 Judgement, per step, on the predict function's metrics for the step's window:
-- no canary invocations: `insufficient_data`, treated as a breach (never promote on no evidence);
-- canary error rate above `max_error_rate`, or above the incumbent's by more than `max_error_rate`:
-  breach;
+- no canary invocations or latency: `insufficient_data`, treated as a breach (never promote on no
+  evidence);
+- canary error rate above the incumbent's (0 when it saw nothing) by more than `max_error_rate`: breach,
+  so a canary is held to "no worse than what it replaces, within a tolerance";
 - canary p99 latency above `max_p99_ms`: breach;
 - otherwise pass. After the last step (weight 100) passes, the version is promoted through the
   promotion rules (gates included); a breach restores the split in place before the rollout.
@@ -40,6 +41,8 @@ Verdict = Literal["pass", "breach", "insufficient_data"]
 class RolloutRunner(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> str: ...
 
+    def status(self, execution_arn: str) -> str: ...
+
 
 class ArmMetrics(Protocol):
     def figures(
@@ -49,19 +52,15 @@ class ArmMetrics(Protocol):
 
 def judge(canary: ArmFigures, incumbent: ArmFigures, settings: CanaryRequest) -> tuple[Verdict, str | None]:
     """The step's verdict and, for anything but a pass, why."""
-    if canary.invocations == 0 or canary.error_rate is None:
-        return "insufficient_data", "no requests reached the canary during the step"
-    if canary.error_rate > settings.max_error_rate:
-        return "breach", f"canary error rate {canary.error_rate:.3f} is above {settings.max_error_rate}"
-    if (
-        incumbent.error_rate is not None
-        and canary.error_rate > incumbent.error_rate + settings.max_error_rate
-    ):
+    if canary.invocations == 0 or canary.error_rate is None or canary.p99_ms is None:
+        return "insufficient_data", "no requests (or no latency) reached the canary during the step"
+    baseline = incumbent.error_rate or 0.0
+    if canary.error_rate > baseline + settings.max_error_rate:
         return "breach", (
-            f"canary error rate {canary.error_rate:.3f} exceeds the incumbent's {incumbent.error_rate:.3f} "
+            f"canary error rate {canary.error_rate:.3f} exceeds the incumbent's {baseline:.3f} "
             f"by more than {settings.max_error_rate}"
         )
-    if canary.p99_ms is not None and canary.p99_ms > settings.max_p99_ms:
+    if canary.p99_ms > settings.max_p99_ms:
         return "breach", f"canary p99 latency {canary.p99_ms:.1f} ms is above {settings.max_p99_ms} ms"
     return "pass", None
 
@@ -107,13 +106,20 @@ class CanaryRollouts:
             )
         if model.production_version is None:
             raise RolloutConflict(f"model '{name}' has no production version to compare with", model=name)
+        assert self._runner is not None, "the promotion function starts rollouts"
         running = self._rollouts.latest(name)
+        if running is not None and running.status == "running" and running.execution_arn is not None:
+            ended = self._runner.status(running.execution_arn)
+            if ended != "RUNNING":
+                # Stopped, timed out, or its Abort step failed: close it so it cannot block every later one.
+                self._restore_traffic(running)
+                self._finish(running, "failed", f"the execution ended {ended} before the rollout finished")
+                running = None
         if running is not None and running.status == "running":
             raise RolloutConflict(
                 f"rollout {running.rollout_id} of version {running.version} is still running",
                 rollout_id=running.rollout_id,
             )
-        assert self._runner is not None, "the promotion function starts rollouts"
         rollout = Rollout(
             rollout_id=uuid.uuid4().hex[:12],
             model=name,
@@ -204,8 +210,10 @@ class CanaryRollouts:
 
     def _restore_traffic(self, rollout: Rollout) -> None:
         current = require_model(self._store, rollout.model).record
-        # If production moved meanwhile, that change already cleared the split: nothing to restore.
-        if current.production_version == rollout.incumbent and current.traffic != rollout.previous_traffic:
+        ours = [canary_split(rollout.incumbent, rollout.version, w) for w in rollout.settings.steps]
+        # Undo only a split this rollout wrote: a production change already cleared it, and a split
+        # someone set by hand meanwhile is theirs to keep.
+        if current.traffic in ours:
             self._promotion.replace_traffic(rollout.model, rollout.previous_traffic)
 
     def _finish(self, rollout: Rollout, status: str, reason: str | None) -> None:

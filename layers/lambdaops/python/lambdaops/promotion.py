@@ -145,22 +145,25 @@ class Promotion:
         )
 
     def set_traffic(self, name: str, split: TrafficSplit) -> TrafficSplit:
-        """Validate and replace the split."""
-        require_model(self._store, name)
+        """Validate the split against the versions as read, and write it only if nothing changed since."""
+        state = require_model(self._store, name)
         named = {route.version for route in split.routes} | (
             {split.shadow.version} if split.shadow else set()
         )
         validate_split(split, {version: self._store.get_version(name, version) for version in named})
-        self.replace_traffic(name, split)
+        self._write_traffic(state, split)
         return split
 
     def replace_traffic(self, name: str, split: TrafficSplit | None) -> None:
         """Write the split (None: production takes everything), atomically with the model's revision."""
-        state = require_model(self._store, name)
+        self._write_traffic(require_model(self._store, name), split)
+
+    def _write_traffic(self, state: ModelState, split: TrafficSplit | None) -> None:
+        # Conditioned on the revision read before validating: a version archived meanwhile is a 409.
         record = state.record
         self._store.commit(
             ModelChange(
-                model=name,
+                model=record.name,
                 expected_revision=state.revision,
                 production_version=record.production_version,
                 staging_versions=tuple(record.staging_versions),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lambdaops.schemas import ArmFigures
@@ -21,6 +21,10 @@ class StepFunctionsRollouts:
         reply = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
         return str(reply["executionArn"])
 
+    def status(self, execution_arn: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+        return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
+
 
 class CloudWatchArmMetrics:
     """An arm's figures from the predict function's EMF metrics (see `prediction_telemetry`)."""
@@ -36,6 +40,9 @@ class CloudWatchArmMetrics:
             {"Name": "version", "Value": version},
             {"Name": "variant", "Value": variant},
         ]
+        # CloudWatch (and moto) want whole seconds and an end after the start, even for a fast step.
+        start = start.replace(microsecond=0)
+        end = max(end.replace(microsecond=0), start) + timedelta(seconds=1)
         # One period spanning the whole window, so each query returns one value.
         period = max(60, math.ceil((end - start).total_seconds() / 60) * 60)
 

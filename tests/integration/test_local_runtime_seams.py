@@ -37,13 +37,13 @@ def test_percentiles_in_moto_cloudwatch(aws: LocalResources) -> None:
                     "Stat": f"p{rank}",
                 },
             }
-            for rank in (50, 99)
+            for rank in (50, 99, 100)
         ],
         StartTime=now - timedelta(minutes=1),
         EndTime=now + timedelta(minutes=1),
     )
     values = {result["Id"]: result["Values"] for result in reply["MetricDataResults"]}
-    assert values == {"p50": [50.0], "p99": [99.0]}
+    assert values == {"p50": [50.0], "p99": [99.0], "p100": [100.0]}
 
 
 @pytest.mark.parametrize(("rank", "expected"), [(0, 1.0), (50, 2.0), (99, 4.0), (100, 4.0)])

@@ -213,7 +213,7 @@ def install_lambda_invoke(functions: Mapping[str, LocalFunction]) -> None:
     setattr(LambdaFunction, "_lambdaops_invoke", True)  # noqa: B010
 
 
-_PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?)$")
+_PERCENTILE = re.compile(r"^p(100(\.0+)?|\d{1,2}(\.\d+)?)$")
 
 
 def percentile(values: list[float], rank: float) -> float:

@@ -83,3 +83,53 @@ def test_emf_output_becomes_cloudwatch_metrics(
         Namespace="lambdaops", MetricName="VersionsRegistered"
     )["Metrics"]
     assert metric["Dimensions"] == [{"Name": "service", "Value": "lambdaops-registry"}]
+
+
+def test_a_failed_transaction_never_undoes_a_concurrent_commit(aws: LocalResources) -> None:
+    """moto backs up the whole table before a transaction and restores it if the transaction fails, with
+    no lock: a failure racing a commit wiped the commit (and its deepcopy crashed on a changing table).
+    This is what let two racing promotions both land. `install_serial_writes` closes that gap."""
+    import threading
+
+    from botocore.exceptions import ClientError
+
+    from lambdaops.local.local_runtime import install_serial_writes
+
+    install_serial_writes()
+    client, table = boto3.client("dynamodb"), aws.table_name
+    for index in range(500):  # a table big enough that the backup copy takes a while
+        client.put_item(
+            TableName=table, Item={"PK": {"S": f"filler{index}"}, "SK": {"S": "x"}, "pad": {"S": "y" * 200}}
+        )
+    start, crashes = threading.Barrier(16), []
+
+    def write(index: int) -> None:
+        start.wait()
+        item = {"Put": {"TableName": table, "Item": {"PK": {"S": f"item{index}"}, "SK": {"S": "x"}}}}
+        doomed = {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": {"PK": {"S": "absent"}, "SK": {"S": "x"}},
+                "ConditionExpression": "attribute_exists(PK)",
+            }
+        }
+        try:
+            client.transact_write_items(TransactItems=[item] if index % 2 == 0 else [item, doomed])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                crashes.append(error)
+        except Exception as error:  # moto's own crash under the race
+            crashes.append(error)
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert crashes == []
+    stored = {
+        index
+        for index in range(16)
+        if "Item" in client.get_item(TableName=table, Key={"PK": {"S": f"item{index}"}, "SK": {"S": "x"}})
+    }
+    assert stored == set(range(0, 16, 2))

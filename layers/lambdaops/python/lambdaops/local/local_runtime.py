@@ -8,6 +8,9 @@
 3. In AWS, what a function prints goes to CloudWatch Logs, which turns EMF lines into metrics; locally
    `LocalFunction.invoke` captures the invocation's output and puts its EMF metrics to CloudWatch.
 4. moto's CloudWatch computes no percentiles: `install_percentiles` adds pNN statistics.
+5. moto's DynamoDB checks a write's conditions and applies it without a lock, so two requests served by
+   the moto server's threads can both pass the same condition; `install_serial_writes` makes each write
+   atomic, as DynamoDB's are.
 """
 
 from __future__ import annotations
@@ -240,3 +243,24 @@ def install_percentiles() -> None:
 
     setattr(Statistics, "get_statistics_for_type", statistic)  # noqa: B010
     setattr(Statistics, "_lambdaops_percentiles", True)  # noqa: B010
+
+
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+_write_lock = threading.RLock()
+
+
+def install_serial_writes() -> None:
+    """Run moto's DynamoDB writes one at a time, so conditional writes are atomic as in DynamoDB."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_lambdaops_serial_writes", False):
+        return
+    for name in _WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def serial(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _write_lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, serial)
+    setattr(DynamoDBBackend, "_lambdaops_serial_writes", True)  # noqa: B010

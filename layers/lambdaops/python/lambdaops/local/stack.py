@@ -18,7 +18,12 @@ from moto.server import ThreadedMotoServer
 from lambdaops import aws_clients
 from lambdaops.deployment import DEPLOYMENT, Deployment
 from lambdaops.local.gateway import LocalGateway
-from lambdaops.local.local_runtime import LocalFunction, install_lambda_invoke, install_percentiles
+from lambdaops.local.local_runtime import (
+    LocalFunction,
+    install_lambda_invoke,
+    install_percentiles,
+    install_serial_writes,
+)
 from lambdaops.local.resources import create_functions_and_state_machines, create_local_resources
 
 REGION = "us-east-1"
@@ -90,6 +95,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         # moto's ASL interpreter logs every Fail state it reaches, and rollbacks end in one.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        install_serial_writes()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         requests.post(

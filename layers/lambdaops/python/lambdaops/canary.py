@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 from lambdaops.errors import RolloutConflict, RolloutNotFound
 from lambdaops.model_changes import RegistryStore
 from lambdaops.promotion import Promotion
-from lambdaops.registry import require_model, require_version, utc_now
+from lambdaops.registry import require_model, require_version_of, utc_now
 from lambdaops.rollout_store import RolloutStore, rollout_key
 from lambdaops.schemas import (
     ArmFigures,
@@ -97,8 +97,9 @@ class CanaryRollouts:
 
     def start(self, name: str, request: CanaryRequest, actor: str) -> ExecutionStarted:
         """Check the candidate and incumbent, record the rollout, and start its state machine."""
-        model = require_model(self._store, name).record
-        candidate = require_version(self._store, name, request.version)
+        state = require_model(self._store, name)
+        model = state.record
+        candidate = require_version_of(self._store, state, request.version)
         if candidate.stage != Stage.STAGING:
             raise RolloutConflict(
                 f"version {request.version} is {candidate.stage}; a canary starts from staging",

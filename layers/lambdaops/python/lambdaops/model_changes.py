@@ -7,8 +7,8 @@ cannot both win.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from lambdaops.schemas import HistoryEntry, ModelRecord, Page, TrafficSplit, VersionRecord
 from lambdaops.stages import Stage
@@ -22,6 +22,20 @@ class ModelState:
     revision: int
     production_history: tuple[str, ...] = ()
     """Versions that were in production before the current one, oldest first (for rollback)."""
+
+    def change(self, at: str, **updates: Any) -> ModelChange:
+        """A change from this state: its pointers carried over unless `updates` replaces them."""
+        carried = ModelChange(
+            model=self.record.name,
+            expected_revision=self.revision,
+            production_version=self.record.production_version,
+            staging_versions=tuple(self.record.staging_versions),
+            latest_version=self.record.latest_version,
+            production_history=self.production_history,
+            traffic=self.record.traffic,
+            at=at,
+        )
+        return replace(carried, **updates)
 
 
 @dataclass(frozen=True)

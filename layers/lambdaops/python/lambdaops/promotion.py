@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from lambdaops.errors import NoProductionVersion, NothingToRollBack
-from lambdaops.model_changes import ModelChange, ModelState, RegistryStore, StageMove
+from lambdaops.model_changes import ModelState, RegistryStore, StageMove
 from lambdaops.promotion_policy import enforce_policy
-from lambdaops.registry import Clock, require_model, require_version, utc_now
+from lambdaops.registry import Clock, require_model, require_version_of, utc_now
 from lambdaops.registry_events import STAGE_CHANGED, EventPublisher, stage_changed_event
 from lambdaops.schemas import (
     History,
@@ -49,8 +49,9 @@ class Promotion:
     def change_stage(
         self, name: str, version: str, request: StageChangeRequest, actor: str
     ) -> StageChangeResult:
-        candidate = require_version(self._store, name, version)
+        parse_version(version)
         state = require_model(self._store, name)
+        candidate = require_version_of(self._store, state, version)
         check_move(version, candidate.stage, request.stage)
         production_version = state.record.production_version
         production = (
@@ -114,7 +115,7 @@ class Promotion:
                 f"model '{name}' has no earlier production version to roll back to", model=name
             )
         target = history.pop()
-        restored = require_version(self._store, name, target)
+        restored = require_version_of(self._store, state, target)
         now = self._clock()
         moves: list[StageMove] = []
         entries: list[HistoryEntry] = []
@@ -160,19 +161,7 @@ class Promotion:
 
     def _write_traffic(self, state: ModelState, split: TrafficSplit | None) -> None:
         # Conditioned on the revision read before validating: a version archived meanwhile is a 409.
-        record = state.record
-        self._store.commit(
-            ModelChange(
-                model=record.name,
-                expected_revision=state.revision,
-                production_version=record.production_version,
-                staging_versions=tuple(record.staging_versions),
-                latest_version=record.latest_version,
-                production_history=state.production_history,
-                traffic=split,
-                at=self._clock(),
-            )
-        )
+        self._store.commit(state.change(self._clock(), traffic=split))
 
     def history(self, name: str) -> History:
         require_model(self._store, name)
@@ -190,15 +179,12 @@ class Promotion:
         traffic: TrafficSplit | None,
     ) -> None:
         self._store.commit(
-            ModelChange(
-                model=state.record.name,
-                expected_revision=state.revision,
+            state.change(
+                now,
                 production_version=production_version,
                 staging_versions=tuple(sorted(staging, key=parse_version)),
-                latest_version=state.record.latest_version,
                 production_history=tuple(production_history[-_PRODUCTION_HISTORY_KEPT:]),
                 traffic=traffic,
-                at=now,
                 moves=tuple(moves),
                 history=tuple(entries),
             )

@@ -13,7 +13,7 @@ from lambdaops.errors import (
     VersionAlreadyExists,
     VersionNotFound,
 )
-from lambdaops.model_changes import ModelChange, ModelState, RegistryStore, VersionFilter
+from lambdaops.model_changes import ModelState, RegistryStore, VersionFilter
 from lambdaops.onnx_inspection import GraphInput, inspect_onnx, reconcile_schema
 from lambdaops.registry_events import VERSION_REGISTERED, EventPublisher, registered_event
 from lambdaops.schemas import (
@@ -45,8 +45,13 @@ def require_model(store: RegistryStore, name: str) -> ModelState:
 
 
 def require_version(store: RegistryStore, name: str, version: str) -> VersionRecord:
-    parse_version(version)
-    require_model(store, name)
+    parse_version(version)  # a malformed version is a 400 before the model is even looked up
+    return require_version_of(store, require_model(store, name), version)
+
+
+def require_version_of(store: RegistryStore, state: ModelState, version: str) -> VersionRecord:
+    """A version of a model already read, so callers that need both read the model once."""
+    name = state.record.name
     record = store.get_version(name, version)
     if record is None:
         raise VersionNotFound(f"model '{name}' has no version {version}", model=name, version=version)
@@ -136,15 +141,9 @@ class Registry:
                 to_stage=Stage.NONE,
                 reason=request.description,
             )
-            change = ModelChange(
-                model=name,
-                expected_revision=state.revision,
-                production_version=state.record.production_version,
-                staging_versions=tuple(state.record.staging_versions),
+            change = state.change(
+                now,
                 latest_version=_later(state.record.latest_version, version),
-                production_history=state.production_history,
-                traffic=state.record.traffic,
-                at=now,
                 new_version=record,
                 history=(entry,),
             )

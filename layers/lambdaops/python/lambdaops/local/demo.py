@@ -145,6 +145,23 @@ def _describe_steps(state: dict[str, Any]) -> str:
     )
 
 
+def _run_canary(client: LambdaopsClient, say: Say, version: str, steps: list[int]) -> dict[str, Any]:
+    """One rollout with 1 s steps (the request shortens the ASL's waits), driven to its end."""
+    started = client.start_canary(
+        MODEL,
+        version,
+        steps=steps,
+        interval_seconds=1,
+        max_error_rate=0.05,
+        max_p99_ms=500,
+        approved_by=APPROVER,
+    )
+    say(f"   started {started['execution_arn']}")
+    state = _drive_canary(client, say)
+    say(_describe_steps(state))
+    return state
+
+
 def run_traffic_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = print) -> dict[str, Any]:
     """Predict, split A/B with a shadow, then one canary that is promoted and one that is rolled back."""
     from lambdaops.local.sample_models import export_failing_model
@@ -179,35 +196,14 @@ def run_traffic_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = p
 
     say("10. canary 1.2.0: 50% then 100%, judged on error rate and p99 latency, then promoted")
     client.set_traffic(MODEL, [{"version": production, "weight": 100}])
-    started = client.start_canary(
-        MODEL,
-        "1.2.0",
-        steps=[50, 100],
-        interval_seconds=1,
-        max_error_rate=0.05,
-        max_p99_ms=500,
-        approved_by=APPROVER,
-    )
-    say(f"   started {started['execution_arn']}")
-    promoted = _drive_canary(client, say)
-    say(_describe_steps(promoted))
+    promoted = _run_canary(client, say, "1.2.0", [50, 100])
     say(f"   {promoted['status']}: production is now {client.get_model(MODEL)['production_version']}")
 
     say("11. canary 1.3.0, a model that fails at inference: rolled back at the first step")
     failing = TrainedModel(export_failing_model(), candidate.metrics, {}, candidate.input_schema)
     register(client, s3, bucket, "1.3.0", failing, "broken export")
     client.set_stage(MODEL, "1.3.0", "staging", "candidate for canary")
-    client.start_canary(
-        MODEL,
-        "1.3.0",
-        steps=[25, 100],
-        interval_seconds=1,
-        max_error_rate=0.05,
-        max_p99_ms=500,
-        approved_by=APPROVER,
-    )
-    rolled_back = _drive_canary(client, say)
-    say(_describe_steps(rolled_back))
+    rolled_back = _run_canary(client, say, "1.3.0", [25, 100])
     say(
         f"   {rolled_back['status']}: {rolled_back.get('reason')}; "
         f"production is still {client.get_model(MODEL)['production_version']}"

@@ -25,7 +25,6 @@ import http.client
 import importlib.metadata
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
+
+from dependency_size import dependency_size, table  # noqa: E402
 
 from lambdaops import aws_clients  # noqa: E402
 from lambdaops.deployment import DEPLOYMENT  # noqa: E402
@@ -71,16 +72,6 @@ def rows(count: int, seed: int = 0) -> list[list[float]]:
     """Request rows as a client would send them: six decimals."""
     values: list[list[float]] = np.round(np.random.default_rng(seed).normal(size=(count, WIDTH)), 6).tolist()
     return values
-
-
-def table(title: str, header: tuple[str, ...], lines: list[tuple[Any, ...]]) -> None:
-    cells = [tuple(str(cell) for cell in line) for line in [header, *lines]]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    print(f"\n{title}")
-    for index, line in enumerate(cells):
-        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
-        if index == 0:
-            print("  " + "  ".join("-" * width for width in widths))
 
 
 @contextmanager
@@ -322,63 +313,6 @@ def cold_start(resources: LocalResources, endpoint: str, name: str, runs: int = 
     )
 
 
-def _requirement_names(path: Path) -> list[str]:
-    names = []
-    for line in path.read_text().splitlines():
-        requirement = line.split("#", 1)[0].strip()
-        if requirement:
-            names.append(re.split(r"[=<>!~\[; ]", requirement, maxsplit=1)[0])
-    return names
-
-
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def dependency_size() -> None:
-    wanted: dict[str, str] = {}
-    pinned: dict[str, str] = {}
-    for dependency_set in ("onnx", "base"):
-        requirements = DEPLOYMENT.dependency_set(dependency_set).requirements
-        for name in _requirement_names(requirements):
-            wanted[_normal(name)] = dependency_set
-        for line in requirements.read_text().splitlines():
-            if "==" in line and not line.startswith("#"):
-                pinned[_normal(line.split("==")[0])] = line.split("==")[1].strip()
-    assert "scipy" not in wanted, "scipy is pinned in a layer the predict function uses"
-    sizes: dict[str, tuple[str, int, int]] = {}
-    for distribution in importlib.metadata.distributions():
-        name = _normal(distribution.metadata["Name"])
-        if name in wanted and name not in sizes:
-            installed = shipped = 0
-            for file in distribution.files or []:
-                located = Path(str(distribution.locate_file(file)))
-                if located.is_file():
-                    size = located.stat().st_size
-                    installed += size
-                    shipped += 0 if "__pycache__" in file.parts else size
-            sizes[name] = (distribution.version, installed, shipped)
-    assert "scipy" not in sizes
-    missing = sorted(set(wanted) - set(sizes))
-    lines: list[tuple[Any, ...]] = []
-    for name, (version, installed, shipped) in sorted(sizes.items(), key=lambda item: -item[1][1]):
-        note = "" if version == pinned.get(name) else f" (pinned {pinned.get(name)})"
-        lines.append((name, wanted[name], version + note, f"{installed / 1e6:.1f}", f"{shipped / 1e6:.1f}"))
-    installed_mb = sum(size[1] for size in sizes.values()) / 1e6
-    shipped_mb = sum(size[2] for size in sizes.values()) / 1e6
-    lines.append(("total", "", "", f"{installed_mb:.1f}", f"{shipped_mb:.1f}"))
-    verdicts = ["met" if mb <= 160 else "MISSED" for mb in (installed_mb, shipped_mb)]
-    lines.append(("target <= 160 MB", "", "", *verdicts))
-    if missing:
-        lines.append(("not in the venv, not counted", "", ", ".join(missing), "", ""))
-    table(
-        "(c) the predict function's dependencies unzipped: layers/onnx + layers/base,"
-        " from the venv's RECORDs; scipy absent",
-        ("package", "layer", "version", "MB installed", "MB without .pyc (the layer: pip --no-compile)"),
-        lines,
-    )
-
-
 def _client_load(
     host: str, port: int, path: str, body: bytes, deadline: float, out: list[tuple[int, float]]
 ) -> None:
@@ -456,7 +390,7 @@ def local_stack_figures() -> None:
 def main() -> None:
     ort_version = importlib.metadata.version("onnxruntime")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, onnxruntime {ort_version}")
-    dependency_size()
+    dependency_size("predict", target_mb=160, forbidden=("scipy",), label="c")
     warm_latency()
     local_stack_figures()
 

@@ -1,4 +1,4 @@
-"""The one lambdaops stack: storage, functions and API, all built from `DEPLOYMENT`."""
+"""The one lambdaops stack: storage, alerts, functions, API, schedules and alarms, built from `DEPLOYMENT`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from infra.components.alerts import Alerts
 from infra.components.api import Api
 from infra.components.functions import Functions
 from infra.components.monitoring import Monitoring
 from infra.components.rollouts import StateMachines
+from infra.components.schedules import Schedules
 from infra.components.storage import Storage
 from lambdaops.deployment import DEPLOYMENT, Deployment
 
@@ -35,8 +37,15 @@ class LambdaopsStack(cdk.Stack):
         for flag, value in FEATURE_FLAGS.items():
             self.node.set_context(flag, value)
         self.storage = Storage(self, "Storage", table=deployment.table, bucket=deployment.bucket)
+        # Before the functions: the ones that publish alerts carry the topic's ARN in their environment.
+        self.alerts = Alerts(self, "Alerts", spec=deployment.alerts_topic)
         self.functions = Functions(
-            self, "Functions", deployment=deployment, table=self.storage.table, bucket=self.storage.bucket
+            self,
+            "Functions",
+            deployment=deployment,
+            table=self.storage.table,
+            bucket=self.storage.bucket,
+            alerts_topic=self.alerts.topic,
         )
         self.api = Api(self, "Api", deployment=deployment, functions=self.functions.functions)
         self.state_machines = StateMachines(
@@ -46,10 +55,19 @@ class LambdaopsStack(cdk.Stack):
             functions=self.functions.functions,
             name_of=self.functions.state_machine_name,
         )
-        self.monitoring = Monitoring(self, "Monitoring")
+        self.schedules = Schedules(
+            self, "Schedules", deployment=deployment, functions=self.functions.functions
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            alerts_topic=self.alerts.topic,
+            schedule_dead_letter_queue=self.schedules.dead_letter_queue,
+        )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
         cdk.CfnOutput(self, "TableName", value=self.storage.table.table_name)
         cdk.CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
+        cdk.CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
 
 
 def add_checked_stack(app: cdk.App) -> LambdaopsStack:

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.layer_bundling import layer_bundling_options
@@ -27,6 +28,9 @@ CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)
 ARCHITECTURE = lambda_.Architecture.X86_64
 
+# Object keys a `writes_drift` function may put: baselines beside their model, reports under drift/.
+DRIFT_OBJECT_KEYS = ("models/*/baselines/*", "drift/*")
+
 
 def construct_name(name: str) -> str:
     """`registry` -> `Registry`: construct ids read as nouns in the template."""
@@ -44,11 +48,13 @@ class Functions(Construct):
         deployment: Deployment,
         table: dynamodb.ITable,
         bucket: s3.IBucket,
+        alerts_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         self._deployment = deployment
         self._table = table
         self._bucket = bucket
+        self._alerts_topic = alerts_topic
         self._event_bus = events.EventBus.from_event_bus_name(self, "EventBus", deployment.event_bus_name)
         self.lambdaops_layer = lambda_.LayerVersion(
             self,
@@ -103,6 +109,7 @@ class Functions(Construct):
                 rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
                 # `cdk deploy -c lambdaops:preload-models=churn,fraud` warms those models at init.
                 preload_models=str(self.node.try_get_context("lambdaops:preload-models") or ""),
+                alerts_topic_arn=self._alerts_topic.topic_arn,
             ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
@@ -163,6 +170,15 @@ class Functions(Construct):
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
             )
+        if spec.writes_drift:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"],
+                    resources=[self._bucket.arn_for_objects(keys) for keys in DRIFT_OBJECT_KEYS],
+                )
+            )
+        if spec.publishes_alerts:
+            self._alerts_topic.grant_publish(function)
 
     def state_machine_name(self, name: str) -> str:
         """Named explicitly, so functions can know its ARN without depending on the machine itself."""
@@ -208,6 +224,23 @@ class Functions(Construct):
                     id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/captures/*]",
                     reason="Captured predictions are written as new objects under captures/<model>/dt=.../ "
                     "of this one bucket; their keys are made per request.",
+                )
+            )
+        if spec.writes_drift:
+            acknowledgments += [
+                cdk.Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/{keys}]",
+                    reason="Baselines (models/<model>/baselines/<version>...) and drift reports "
+                    "(drift/<model>/...) are new objects of this one bucket, keyed per model and scan.",
+                )
+                for keys in DRIFT_OBJECT_KEYS
+            ]
+        if spec.publishes_alerts:
+            acknowledgments.append(
+                cdk.Acknowledgment(
+                    id="AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                    reason="Publishing to the SSE-KMS alerts topic needs kms:GenerateDataKey* and "
+                    "kms:Decrypt (as SNS documents and grant_publish grants), on the topic's own key only.",
                 )
             )
         if spec.starts_rollouts:

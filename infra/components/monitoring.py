@@ -1,30 +1,82 @@
-"""Alarms on the signals that must never be ignored."""
+"""Alarms on the signals that must never be ignored, each notifying the alerts topic."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lambdaops.deployment import METRICS_NAMESPACE
 
 
+def service_name(function: str) -> str:
+    """The `service` dimension Powertools puts on a function's metrics (its POWERTOOLS_SERVICE_NAME)."""
+    return f"lambdaops-{function}"
+
+
+def _alarm_on_any(
+    scope: Construct, construct_id: str, description: str, metric: cloudwatch.IMetric
+) -> cloudwatch.Alarm:
+    """Alarms when one period's value reaches 1; no data (nothing happened) is not a breach."""
+    return cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=description,
+        metric=metric,
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
 class Monitoring(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alerts_topic: sns.ITopic,
+        schedule_dead_letter_queue: sqs.IQueue,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.integrity_alarm = cloudwatch.Alarm(
+        self.integrity_alarm = _alarm_on_any(
             self,
             "ArtifactIntegrityAlarm",
-            alarm_description="An artifact no longer matched its recorded sha256 and was refused.",
-            metric=cloudwatch.Metric(
+            "An artifact no longer matched its recorded sha256 and was refused.",
+            cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
                 metric_name="ArtifactIntegrityFailures",
-                dimensions_map={"service": "lambdaops-predict"},
+                dimensions_map={"service": service_name("predict")},
                 statistic="Sum",
                 period=Duration.minutes(1),
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # The scan runs hourly: one failed scan in the hour it ran is worth waking someone for.
+        self.drift_scan_alarm = _alarm_on_any(
+            self,
+            "DriftScanFailuresAlarm",
+            "A scheduled drift scan could not check a model; its captured traffic went unchecked.",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name="DriftScanFailures",
+                dimensions_map={"service": service_name("drift")},
+                statistic="Sum",
+                period=Duration.hours(1),
+            ),
+        )
+        self.dead_letter_alarm = _alarm_on_any(
+            self,
+            "ScheduleDeadLettersAlarm",
+            "A scheduled invocation was not delivered, or failed after its retries; "
+            "the dead-letter queue holds the event and the error.",
+            schedule_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=Duration.minutes(5)
+            ),
+        )
+        action = cloudwatch_actions.SnsAction(alerts_topic)
+        for alarm in (self.integrity_alarm, self.drift_scan_alarm, self.dead_letter_alarm):
+            alarm.add_alarm_action(action)

@@ -29,7 +29,7 @@ def resource_paths(synthesized: Synthesized) -> dict[str, str]:
 
 
 def integrated_function(uri: Any, function_ids: set[str]) -> str:
-    """The logical id of the Lambda function an integration Uri (an Fn::Join) invokes."""
+    """The logical id of the one Lambda function an integration Uri (or a target's Arn) refers to."""
     found: list[str] = []
 
     def walk(node: Any) -> None:
@@ -67,6 +67,28 @@ def test_api_methods_are_exactly_the_declared_routes(synthesized: Synthesized) -
         (route.method, route.path, synthesized.function_ids[route.function]) for route in DEPLOYMENT.routes
     }
     assert template_routes(synthesized) == declared
+
+
+def template_schedules(synthesized: Synthesized) -> list[tuple[str, str, str]]:
+    """(expression, description, target function logical id) for every target of a scheduled rule."""
+    function_ids = set(synthesized.function_ids.values())
+    schedules = []
+    for rule in synthesized.resources("AWS::Events::Rule").values():
+        properties = rule["Properties"]
+        if "ScheduleExpression" not in properties:
+            continue
+        for target in properties["Targets"]:
+            function_id = integrated_function(target["Arn"], function_ids)
+            schedules.append((properties["ScheduleExpression"], properties["Description"], function_id))
+    return schedules
+
+
+def test_schedule_rules_are_exactly_the_declared_schedules(synthesized: Synthesized) -> None:
+    declared = [
+        (schedule.expression, schedule.description, synthesized.function_ids[schedule.function])
+        for schedule in DEPLOYMENT.schedules
+    ]
+    assert sorted(template_schedules(synthesized)) == sorted(declared)
 
 
 def test_template_table_matches_the_local_table_definition(synthesized: Synthesized) -> None:
@@ -146,6 +168,11 @@ def s3_events_delivered(bucket: str) -> list[str]:
 def test_function_environment_names_match_the_declaration(synthesized: Synthesized, spec: Any) -> None:
     function = synthesized.template_json["Resources"][synthesized.function_ids[spec.name]]
     declared = function_environment(
-        spec, table_name="", bucket_name="", event_bus_name="", rollout_state_machine_arn=""
+        spec,
+        table_name="",
+        bucket_name="",
+        event_bus_name="",
+        rollout_state_machine_arn="",
+        alerts_topic_arn="",
     )
     assert set(function["Properties"]["Environment"]["Variables"]) == set(declared)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -92,11 +91,3 @@ def test_promotion_starts_the_machine_the_stack_names(synthesized: Synthesized) 
     )
     [machine] = synthesized.resources("AWS::StepFunctions::StateMachine").values()
     assert json.dumps(machine["Properties"]["StateMachineName"]).strip('"') in arn
-
-
-def test_integrity_failures_raise_an_alarm(synthesized: Synthesized) -> None:
-    [alarm] = synthesized.resources("AWS::CloudWatch::Alarm").values()
-    properties = alarm["Properties"]
-    assert (properties["MetricName"], properties["Namespace"]) == ("ArtifactIntegrityFailures", "lambdaops")
-    assert properties["Dimensions"] == [{"Name": "service", "Value": "lambdaops-predict"}]
-    assert Path(MACHINES[0].definition).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -191,9 +192,12 @@ def test_function_environment_points_at_this_stack(synthesized: Synthesized, spe
         event_bus_name="default",
         rollout_state_machine_arn=variables.get("LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"),
         preload_models=PRELOAD_MODELS,
+        alerts_topic_arn="<topic>",
     )
     expected["LAMBDAOPS_TABLE_NAME"] = {"Ref": DEPLOYMENT.table.logical_id}
     expected["LAMBDAOPS_BUCKET_NAME"] = {"Ref": DEPLOYMENT.bucket.logical_id}
+    if spec.publishes_alerts:
+        expected["LAMBDAOPS_ALERTS_TOPIC_ARN"] = {"Ref": DEPLOYMENT.alerts_topic.logical_id}
     assert variables == expected
 
 
@@ -213,7 +217,75 @@ def test_function_permissions_follow_the_declaration(synthesized: Synthesized, s
     assert ("dynamodb:PutItem" in actions) is spec.writes_table
     assert ("s3:GetObject" in actions) is spec.reads_artifacts
     assert ("events:PutEvents" in actions) is spec.publishes_events
-    assert not any(action.endswith("*") for action in actions), sorted(actions)
+    assert ("sns:Publish" in actions) is spec.publishes_alerts
+    # The one wildcard action: SNS documents kms:GenerateDataKey* for publishers to an SSE-KMS topic.
+    allowed_wildcards = {"kms:GenerateDataKey*"} if spec.publishes_alerts else set()
+    assert {action for action in actions if action.endswith("*")} == allowed_wildcards, sorted(actions)
+
+
+def bucket_object_keys(resource: Any) -> str:
+    """`drift/*` from `Fn::Join ["", [GetAtt <artifacts bucket>.Arn, "/drift/*"]]`."""
+    bucket_arn, keys = resource["Fn::Join"][1]
+    assert bucket_arn == {"Fn::GetAtt": [DEPLOYMENT.bucket.logical_id, "Arn"]}, resource
+    assert isinstance(keys, str) and keys.startswith("/"), resource
+    return keys.removeprefix("/")
+
+
+def statement_resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def allowed(statement: dict[str, Any], action: str) -> bool:
+    actions = statement["Action"]
+    return statement["Effect"] == "Allow" and action in ([actions] if isinstance(actions, str) else actions)
+
+
+def put_object_keys(synthesized: Synthesized, spec: FunctionSpec) -> set[str]:
+    """The artifacts-bucket keys (patterns) the function's role may s3:PutObject."""
+    return {
+        bucket_object_keys(resource)
+        for statement in role_statements(synthesized, spec)
+        if allowed(statement, "s3:PutObject")
+        for resource in statement_resources(statement)
+    }
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_functions_put_objects_only_under_their_declared_prefixes(
+    synthesized: Synthesized, spec: FunctionSpec
+) -> None:
+    expected = set()
+    if spec.writes_captures:
+        expected.add("captures/*")
+    if spec.writes_drift:
+        expected |= {"models/*/baselines/*", "drift/*"}
+    assert put_object_keys(synthesized, spec) == expected
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_functions_that_publish_alerts_may_publish_to_the_topic_and_use_its_key(
+    synthesized: Synthesized, spec: FunctionSpec
+) -> None:
+    topic = synthesized.template_json["Resources"][DEPLOYMENT.alerts_topic.logical_id]
+    key = topic["Properties"]["KmsMasterKeyId"]
+    statements = role_statements(synthesized, spec)
+    published = [r for s in statements if allowed(s, "sns:Publish") for r in statement_resources(s)]
+    encrypted = [r for s in statements if allowed(s, "kms:GenerateDataKey*") for r in statement_resources(s)]
+    decrypted = [r for s in statements if allowed(s, "kms:Decrypt") for r in statement_resources(s)]
+    if spec.publishes_alerts:
+        assert published == [{"Ref": DEPLOYMENT.alerts_topic.logical_id}]
+        assert encrypted == decrypted == [key]
+    else:
+        assert published == encrypted == decrypted == []
+
+
+def test_drift_function_puts_only_baselines_and_reports_and_publishes_alerts(
+    synthesized: Synthesized,
+) -> None:
+    drift = DEPLOYMENT.function("drift")
+    assert put_object_keys(synthesized, drift) == {"models/*/baselines/*", "drift/*"}
+    assert {"sns:Publish", "s3:GetObject"} <= granted_actions(synthesized, drift)
 
 
 def test_function_roles_carry_no_managed_policies(synthesized: Synthesized) -> None:
@@ -257,6 +329,34 @@ def test_lambdaops_layer_ships_the_package_without_the_local_stack(synthesized: 
     assert not (package / "local").exists()
     assert not list(staged.rglob("__pycache__"))
     assert not list(staged.rglob("*.egg-info"))
+
+
+def requirement_names(dependency_set: str) -> set[str]:
+    """Package names a dependency set's requirements file pins (normalized as pip does)."""
+    lines = DEPLOYMENT.dependency_set(dependency_set).requirements.read_text().splitlines()
+    return {
+        re.split(r"[=<>~!\[; ]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for line in lines
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+
+
+def test_onnx_and_stats_layers_never_share_a_function(synthesized: Synthesized) -> None:
+    """Together (~150 MB and ~170 MB unzipped) they would pass Lambda's 250 MB limit for code and layers."""
+    onnx, stats = {"Ref": synthesized.layer_ids["onnx"]}, {"Ref": synthesized.layer_ids["stats"]}
+    for spec in FUNCTIONS:
+        layers = function_resource(synthesized, spec)["Properties"]["Layers"]
+        assert not (onnx in layers and stats in layers), spec.name
+    predict = function_resource(synthesized, DEPLOYMENT.function("predict"))["Properties"]["Layers"]
+    drift = function_resource(synthesized, DEPLOYMENT.function("drift"))["Properties"]["Layers"]
+    assert onnx in predict and stats not in predict
+    assert stats in drift and onnx not in drift
+
+
+def test_onnx_and_stats_requirements_keep_apart() -> None:
+    onnx, stats = requirement_names("onnx"), requirement_names("stats")
+    assert "onnxruntime" in onnx and "scipy" not in onnx
+    assert "scipy" in stats and "onnxruntime" not in stats
 
 
 @pytest.mark.parametrize("dependency_set", DEPLOYMENT.dependency_sets, ids=lambda dep: dep.name)

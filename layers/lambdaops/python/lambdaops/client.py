@@ -67,10 +67,13 @@ class LambdaopsClient:
         description: str = "",
         tags: dict[str, str] | None = None,
         policy: dict[str, Any] | None = None,
+        drift: dict[str, Any] | None = None,
     ) -> Any:
         body: dict[str, Any] = {"name": name, "description": description, "tags": tags or {}}
         if policy is not None:
             body["policy"] = policy
+        if drift is not None:
+            body["drift"] = drift
         return self.request("POST", "/models", body)
 
     def get_model(self, name: str) -> Any:
@@ -136,3 +139,15 @@ class LambdaopsClient:
 
     def get_canary(self, name: str) -> Any:
         return self.request("GET", f"/models/{quote(name)}/canary")
+
+    def create_baseline(self, name: str, version: str, **source: Any) -> Any:
+        """`rows=[...]` or `data_uri="s3://..."`: the version's training data."""
+        return self.request("POST", f"/models/{quote(name)}/versions/{quote(version)}/baseline", source)
+
+    def check_drift(self, name: str, **request: Any) -> Any:
+        """`rows` or `data_uri`, and optionally `version` and `methods`."""
+        body = {k: v for k, v in request.items() if v is not None}
+        return self.request("POST", f"/models/{quote(name)}/drift", body)
+
+    def drift_history(self, name: str, limit: int | None = None) -> Any:
+        return self.request("GET", f"/models/{quote(name)}/drift", query={"limit": limit})

@@ -81,6 +81,10 @@ class FunctionSpec:
     """Reads CloudWatch metrics (GetMetricData)."""
     preloads_models: bool = False
     """Loads and warms the production versions of the deployment's `preload_models` at init."""
+    writes_drift: bool = False
+    """Puts baselines (`models/<name>/baselines/`) and drift reports (`drift/`) in the artifacts bucket."""
+    publishes_alerts: bool = False
+    """Publishes to the alerts topic (drift and data-quality findings)."""
     description: str = ""
 
     @property
@@ -122,6 +126,24 @@ class StateMachineSpec:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge schedule that invokes a function asynchronously (with retries and a DLQ)."""
+
+    name: str
+    expression: str
+    function: str
+    description: str
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """An SNS topic: encrypted, SSL only."""
+
+    logical_id: str
+    local_name: str
+
+
+@dataclass(frozen=True)
 class Deployment:
     table: TableSpec
     bucket: BucketSpec
@@ -129,6 +151,8 @@ class Deployment:
     functions: tuple[FunctionSpec, ...]
     routes: tuple[Route, ...]
     state_machines: tuple[StateMachineSpec, ...]
+    schedules: tuple[ScheduleSpec, ...]
+    alerts_topic: TopicSpec
     api_throttle_rate: float
     api_throttle_burst: int
     package_layer: Path = PROJECT_ROOT / "layers" / "lambdaops"
@@ -157,6 +181,7 @@ def function_environment(
     event_bus_name: str,
     rollout_state_machine_arn: str | None = None,
     preload_models: str = "",
+    alerts_topic_arn: str | None = None,
 ) -> dict[str, str]:
     """The environment a function runs with, in AWS and locally; keys are `Settings` fields."""
     environment = {
@@ -174,6 +199,10 @@ def function_environment(
         environment["LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"] = rollout_state_machine_arn
     if spec.preloads_models:
         environment["LAMBDAOPS_PRELOAD_MODELS"] = preload_models
+    if spec.publishes_alerts:
+        if alerts_topic_arn is None:
+            raise ValueError(f"function {spec.name} publishes alerts and needs the topic's ARN")
+        environment["LAMBDAOPS_ALERTS_TOPIC_ARN"] = alerts_topic_arn
     return environment
 
 
@@ -190,6 +219,7 @@ DEPLOYMENT = Deployment(
     dependency_sets=(
         DependencySet("base", _LAYERS / "base" / "requirements.txt", "Powertools and pydantic"),
         DependencySet("onnx", _LAYERS / "onnx" / "requirements.txt", "onnxruntime and numpy"),
+        DependencySet("stats", _LAYERS / "stats" / "requirements.txt", "numpy and scipy (drift statistics)"),
     ),
     functions=(
         FunctionSpec(
@@ -232,6 +262,18 @@ DEPLOYMENT = Deployment(
             reads_metrics=True,
             description="Steps of a canary rollout: set weight, judge metrics, restore or promote",
         ),
+        FunctionSpec(
+            name="drift",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "stats"),
+            # Checks hold whole columns in memory: 1,000,000 rows of 25 features fit well within this.
+            memory_mb=2048,
+            timeout_s=300,
+            reads_artifacts=True,
+            writes_drift=True,
+            publishes_alerts=True,
+            description="Baselines, drift and data-quality checks, and the scheduled scan of captured data",
+        ),
     ),
     routes=(
         Route("POST", "/models", "registry"),
@@ -250,6 +292,9 @@ DEPLOYMENT = Deployment(
         Route("POST", "/models/{name}/canary", "promotion"),
         Route("GET", "/models/{name}/canary", "promotion"),
         Route("POST", "/models/{name}/predict", "predict"),
+        Route("POST", "/models/{name}/versions/{version}/baseline", "drift"),
+        Route("POST", "/models/{name}/drift", "drift"),
+        Route("GET", "/models/{name}/drift", "drift"),
     ),
     state_machines=(
         StateMachineSpec(
@@ -258,6 +303,15 @@ DEPLOYMENT = Deployment(
             functions=("canary",),
         ),
     ),
+    schedules=(
+        ScheduleSpec(
+            name="drift-scan",
+            expression="rate(1 hour)",
+            function="drift",
+            description="Checks each production version's captured traffic since the last scan for drift",
+        ),
+    ),
+    alerts_topic=TopicSpec(logical_id="AlertsTopic", local_name="lambdaops-alerts"),
     api_throttle_rate=100.0,
     api_throttle_burst=200,
 )

@@ -105,3 +105,19 @@ class RolloutConflict(LambdaopsError):
 
 class RolloutNotFound(LambdaopsError):
     status, code = 404, "RolloutNotFound"
+
+
+class BaselineMissing(LambdaopsError):
+    """A drift check needs the version's baseline, and none has been built."""
+
+    status, code = 409, "BaselineMissing"
+
+
+class DataUnreadable(LambdaopsError):
+    """The data to profile or check is missing, outside the bucket, or not CSV / JSON Lines."""
+
+    status, code = 422, "DataUnreadable"
+
+
+class DataTooLarge(LambdaopsError):
+    status, code = 413, "DataTooLarge"

@@ -69,6 +69,12 @@ class EmfMetrics:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         metrics.flush_metrics()
 
+    def gauge(self, name: str, value: float, **dimensions: str) -> None:
+        """A unitless measurement (a drift score, a 0/1 verdict)."""
+        metrics = self._metrics(dimensions)
+        metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
+        metrics.flush_metrics()
+
     def _metrics(self, dimensions: Mapping[str, str]) -> EphemeralMetrics:
         metrics = EphemeralMetrics(namespace=self._namespace, service=self._service)
         for key, value in dimensions.items():

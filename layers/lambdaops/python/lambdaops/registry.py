@@ -87,6 +87,7 @@ class Registry:
             description=request.description,
             tags=request.tags,
             policy=request.policy,
+            drift=request.drift,
             created_at=self._clock(),
             created_by=actor,
         )

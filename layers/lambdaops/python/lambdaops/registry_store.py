@@ -47,7 +47,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 _MAX_TOKEN_LENGTH = 2048
-_MODEL_DOC_FIELDS = {"name", "description", "tags", "policy", "created_at", "created_by"}
+_MODEL_DOC_FIELDS = {"name", "description", "tags", "policy", "drift", "created_at", "created_by"}
 _VERSION_MUTABLE = {"stage", "stage_changed_at", "tags", "description"}
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from lambdaops.drift_policy import DriftPolicy
 from lambdaops.semver import MODEL_NAME_PATTERN, VERSION_PATTERN, Bump
 from lambdaops.stages import Stage
 
@@ -105,6 +106,7 @@ class CreateModelRequest(Strict):
     description: Description = ""
     tags: Tags = Field(default_factory=dict)
     policy: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    drift: DriftPolicy = Field(default_factory=DriftPolicy)
 
 
 class RegisterVersionRequest(Strict):
@@ -245,6 +247,7 @@ class ModelRecord(BaseModel):
     description: str
     tags: dict[str, str]
     policy: PromotionPolicy
+    drift: DriftPolicy = Field(default_factory=DriftPolicy)
     created_at: str
     created_by: str
     production_version: str | None = None

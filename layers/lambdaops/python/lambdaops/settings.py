@@ -33,3 +33,13 @@ class Settings(BaseSettings):
     """Share of predictions written to S3 under captures/ (0 turns capture off)."""
     preload_models: str = ""
     """Comma-separated model names whose production versions are loaded and warmed at init."""
+    alerts_topic_arn: str | None = None
+    """SNS topic for drift and data-quality alerts (drift function only)."""
+    training_state_machine_arn: str | None = None
+    """Started when a drifted model's policy asks for retraining; without it, an event is published."""
+    baseline_sample_size: int = Field(default=10_000, gt=0)
+    """Bound on the sorted sample a baseline keeps per numeric feature (KS and Wasserstein use it)."""
+    max_data_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    """Largest S3 object a baseline or drift check reads (CSV or JSON Lines)."""
+    scan_max_rows: int = Field(default=1_000_000, gt=0)
+    """Rows of captured traffic one scheduled scan reads per model; the newest are kept."""

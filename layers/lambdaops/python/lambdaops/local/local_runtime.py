@@ -11,6 +11,11 @@
 5. moto's DynamoDB checks a write's conditions and applies it without a lock, so two requests served by
    the moto server's threads can both pass the same condition; `install_serial_writes` makes each write
    atomic, as DynamoDB's are.
+6. moto's EventBridge delivers to SQS, logs and buses only (Lambda and Step Functions targets raise), and
+   never fires a schedule: `install_event_delivery` delivers to Lambda targets (in-process) and Step
+   Functions targets (a moto execution), and `fire_schedule` sends a rule its "Scheduled Event" on demand.
+   Delivery happens in the thread that put the event, so a local caller sees its effects when the call
+   returns; a failing target is logged, as an asynchronous invocation's failure would be.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -27,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -264,3 +271,80 @@ def install_serial_writes() -> None:
 
         setattr(DynamoDBBackend, name, serial)
     setattr(DynamoDBBackend, "_lambdaops_serial_writes", True)  # noqa: B010
+
+
+_delivery_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What a target receives: its constant `Input` when it has one, else the event."""
+    constant = target.get("Input")
+    return json.loads(constant) if constant else event
+
+
+def _deliver(target: dict[str, Any], event: dict[str, Any], account: str, region: str) -> None:
+    arn = target["Arn"]
+    service, resource = arn.split(":")[2], arn.split(":", 6)[6]
+    payload = _target_input(target, event)
+    if service == "lambda":
+        local = _registered.get(resource.removeprefix("function:").split(":")[0])
+        if local is None:
+            _log.error("no local function for EventBridge target %s", arn)
+            return
+        local.invoke(payload)
+    else:
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        stepfunctions_backends[account][region].start_execution(arn, "", json.dumps(payload))
+
+
+def install_event_delivery() -> None:
+    """Deliver EventBridge events to Lambda and Step Functions targets; moto keeps the other kinds."""
+    from moto.events.models import Rule
+
+    if getattr(Rule, "_lambdaops_delivery", False):
+        return
+    moto_send = Rule.send_to_targets
+
+    def send(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if self.scheduled_expression and original_event.get("detail-type") != "Scheduled Event":
+            return  # a schedule's rule has no pattern, and moto would match it to every event
+        if not self.event_pattern.matches_event(original_event):
+            return
+        ours = [t for t in self.targets if t["Arn"].split(":")[2] in ("lambda", "states")]
+        others = [t for t in self.targets if t not in ours]
+        if others:
+            with _delivery_lock:  # moto reads `targets`; show it only the kinds it delivers
+                saved, self.targets = self.targets, others
+                try:
+                    moto_send(self, original_event, transform_input)
+                finally:
+                    self.targets = saved
+        for target in ours:
+            try:
+                _deliver(target, original_event, self.account_id, self.region_name)
+            except Exception:
+                _log.exception("EventBridge delivery to %s failed", target["Arn"])
+
+    setattr(Rule, "send_to_targets", send)  # noqa: B010
+    setattr(Rule, "_lambdaops_delivery", True)  # noqa: B010
+
+
+def fire_schedule(rule_name: str, account_id: str, region: str) -> None:
+    """Send a scheduled rule the event EventBridge would at its next tick."""
+    from moto.events.models import events_backends
+
+    rule = events_backends[account_id][region].describe_rule(rule_name, None)
+    event: Any = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule.arn],
+        "detail": {},
+    }
+    rule.send_to_targets(event)

@@ -21,6 +21,7 @@ class LocalResources:
     table_name: str
     bucket_name: str
     event_bus_name: str
+    alerts_topic_arn: str
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}"
@@ -33,6 +34,7 @@ class LocalResources:
             bucket_name=self.bucket_name,
             event_bus_name=self.event_bus_name,
             rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+            alerts_topic_arn=self.alerts_topic_arn,
         )
 
 
@@ -63,7 +65,7 @@ def table_definition(deployment: Deployment) -> dict[str, Any]:
 
 
 def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResources:
-    """Table (with PITR), versioned bucket with EventBridge notifications; idempotent."""
+    """Table (with PITR), versioned bucket with EventBridge notifications, alerts topic; idempotent."""
     dynamodb = boto3.client("dynamodb")
     s3 = boto3.client("s3")
     table = deployment.table.local_name
@@ -79,7 +81,10 @@ def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResource
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
-    return LocalResources(table_name=table, bucket_name=bucket, event_bus_name=deployment.event_bus_name)
+    topic = boto3.client("sns").create_topic(Name=deployment.alerts_topic.local_name)["TopicArn"]
+    return LocalResources(
+        table_name=table, bucket_name=bucket, event_bus_name=deployment.event_bus_name, alerts_topic_arn=topic
+    )
 
 
 def _code_stub() -> bytes:
@@ -93,7 +98,8 @@ def _code_stub() -> bytes:
 def create_functions_and_state_machines(
     resources: LocalResources, deployment: Deployment = DEPLOYMENT
 ) -> dict[str, str]:
-    """Lambda functions (so their ARNs exist) and the state machines from their ASL files; name -> ARN."""
+    """Lambda functions (so their ARNs exist), the state machines from their ASL files, and the schedules'
+    rules targeting their functions; name -> ARN."""
     iam = boto3.client("iam")
     lambda_ = boto3.client("lambda")
     stepfunctions = boto3.client("stepfunctions")
@@ -125,4 +131,12 @@ def create_functions_and_state_machines(
         arns[machine.name] = stepfunctions.create_state_machine(
             name=machine.name, definition=definition, roleArn=role
         )["stateMachineArn"]
+    events = boto3.client("events")
+    for schedule in deployment.schedules:
+        arns[schedule.name] = events.put_rule(
+            Name=schedule.name, ScheduleExpression=schedule.expression, Description=schedule.description
+        )["RuleArn"]
+        events.put_targets(
+            Rule=schedule.name, Targets=[{"Id": schedule.function, "Arn": arns[schedule.function]}]
+        )
     return arns

@@ -20,11 +20,17 @@ from lambdaops.deployment import DEPLOYMENT, Deployment
 from lambdaops.local.gateway import LocalGateway
 from lambdaops.local.local_runtime import (
     LocalFunction,
+    fire_schedule,
+    install_event_delivery,
     install_lambda_invoke,
     install_percentiles,
     install_serial_writes,
 )
-from lambdaops.local.resources import create_functions_and_state_machines, create_local_resources
+from lambdaops.local.resources import (
+    LOCAL_ACCOUNT,
+    create_functions_and_state_machines,
+    create_local_resources,
+)
 
 REGION = "us-east-1"
 
@@ -49,6 +55,7 @@ class LocalStackInfo:
     aws_endpoint_url: str
     bucket: str
     table: str
+    alerts_topic_arn: str
     region: str = REGION
 
 
@@ -112,6 +119,7 @@ class LocalStack:
             for spec in self.deployment.functions
         }
         install_lambda_invoke(functions)
+        install_event_delivery()
         install_percentiles()
         self._gateway = LocalGateway(("127.0.0.1", self.port), self.deployment.routes, functions, self.actor)
         threading.Thread(target=self._gateway.serve_forever, name="local-api", daemon=True).start()
@@ -120,8 +128,13 @@ class LocalStack:
             aws_endpoint_url=endpoint,
             bucket=resources.bucket_name,
             table=resources.table_name,
+            alerts_topic_arn=resources.alerts_topic_arn,
         )
         return self.info
+
+    def fire_schedule(self, name: str) -> None:
+        """Run a declared schedule's targets now (locally nothing fires them on their own)."""
+        fire_schedule(name, LOCAL_ACCOUNT, REGION)
 
     def write_info(self, path: Path) -> None:
         assert self.info is not None, "start() first"

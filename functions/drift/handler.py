@@ -1,0 +1,97 @@
+"""Drift function: baselines and drift checks (see ../shared/api.md, "Drift and data quality"), and the
+scheduled scan of captured traffic (an EventBridge "Scheduled Event").
+
+Imports numpy and scipy (its own layer), never onnxruntime.
+"""
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdaops import aws_clients
+from lambdaops.alerts import SnsAlerts
+from lambdaops.drift_monitor import DriftMonitor
+from lambdaops.drift_schemas import BaselineRequest, DriftRequest
+from lambdaops.drift_store import DynamoDriftIndex, S3DriftObjects
+from lambdaops.http_api import build_resolver, json_response, page_limit
+from lambdaops.prediction_telemetry import EmfMetrics
+from lambdaops.registry_events import EventBridgePublisher
+from lambdaops.registry_store import DynamoRegistryStore
+from lambdaops.retraining import EventRetraining, RetrainingRequests, StateMachineRetraining
+from lambdaops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+app = build_resolver(logger)
+settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
+assert settings.alerts_topic_arn, (
+    "the drift function publishes alerts: LAMBDAOPS_ALERTS_TOPIC_ARN is required"
+)
+retraining: RetrainingRequests = (
+    StateMachineRetraining(aws_clients.client("stepfunctions"), settings.training_state_machine_arn)
+    if settings.training_state_machine_arn
+    else EventRetraining(
+        EventBridgePublisher(aws_clients.client("events"), settings.event_bus_name, settings.event_source)
+    )
+)
+monitor = DriftMonitor(
+    registry=DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name),
+    objects=S3DriftObjects(aws_clients.client("s3"), settings.bucket_name),
+    index=DynamoDriftIndex(aws_clients.client("dynamodb"), settings.table_name),
+    alerts=SnsAlerts(aws_clients.client("sns"), settings.alerts_topic_arn),
+    retraining=retraining,
+    metrics=EmfMetrics(settings.metrics_namespace, service=logger.service),
+    log=logger,
+    max_data_bytes=settings.max_data_bytes,
+    sample_size=settings.baseline_sample_size,
+    scan_max_rows=settings.scan_max_rows,
+)
+
+
+@app.post("/models/<name>/versions/<version>/baseline")
+@tracer.capture_method
+def create_baseline(name: str, version: str, body: Annotated[BaselineRequest, Body()]) -> Response[Any]:
+    return json_response(monitor.create_baseline(name, version, body), HTTPStatus.CREATED)
+
+
+@app.post("/models/<name>/drift")
+@tracer.capture_method
+def check_drift(name: str, body: Annotated[DriftRequest, Body()]) -> Response[Any]:
+    return json_response(monitor.check(name, body))
+
+
+@app.get("/models/<name>/drift")
+def drift_history(name: str, limit: Annotated[int | None, Query(ge=1)] = None) -> Response[Any]:
+    return json_response(monitor.history(name, page_limit(limit, settings)))
+
+
+@tracer.capture_method
+def scheduled_scan(event: dict[str, Any]) -> dict[str, Any]:
+    schedule = parse(event=event, model=EventBridgeModel)
+    outcome = monitor.scan()
+    logger.info(
+        "drift scan finished",
+        extra={
+            "rule": schedule.resources,
+            "reports": len(outcome.reports),
+            "skipped": outcome.skipped,
+            "failures": [failure.model_dump() for failure in outcome.failures],
+            "alerts": outcome.alerts,
+        },
+    )
+    return outcome.model_dump(mode="json")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("detail-type") == "Scheduled Event":
+        return scheduled_scan(event)
+    return app.resolve(event, context)

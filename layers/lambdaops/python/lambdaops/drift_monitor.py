@@ -1,0 +1,317 @@
+"""Drift monitoring as a use case: baselines, checks on request, history, and the scheduled scan.
+
+The scan checks every model with a production version against that version's baseline, over the traffic
+captured since the previous scan. Each model is scanned on its own: a model that fails (no baseline,
+unreadable captures, a bug) is recorded with its error code and counted as `DriftScanFailures`, and the
+scan goes on. A model's cursor moves only when its scan succeeds, so a failed window is read again next
+time. Drift or a data-quality failure publishes an alert; with `retrain_on_drift` it also asks for
+retraining.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from lambdaops.alerts import AlertPublisher
+from lambdaops.drift_baseline import build_baseline
+from lambdaops.drift_check import check_drift
+from lambdaops.drift_columns import (
+    Columns,
+    columns_from_csv,
+    columns_from_json_lines,
+    columns_from_rows,
+    json_lines,
+)
+from lambdaops.drift_policy import MethodOverrides
+from lambdaops.drift_schemas import (
+    Baseline,
+    BaselineRequest,
+    BaselineSummary,
+    DataSource,
+    DriftHistory,
+    DriftReport,
+    DriftReportSummary,
+    DriftRequest,
+    FeatureSummary,
+    ScanFailure,
+    ScanOutcome,
+    Trigger,
+)
+from lambdaops.drift_store import DataObject, DriftIndex, DriftObjects
+from lambdaops.errors import BaselineMissing, LambdaopsError, NoProductionVersion
+from lambdaops.model_changes import RegistryStore
+from lambdaops.registry import require_model, require_version, require_version_of
+from lambdaops.retraining import RetrainingRequests
+from lambdaops.schemas import InputSchema, ModelRecord
+
+DRIFT_SCORE = "DriftScore"
+FEATURE_DRIFTED = "FeatureDrifted"
+DATASET_DRIFT = "DatasetDrift"
+SCAN_FAILURES = "DriftScanFailures"
+
+
+class DriftMetrics(Protocol):
+    def gauge(self, name: str, value: float, **dimensions: str) -> None: ...
+
+    def count(self, name: str, value: int = 1, **dimensions: str) -> None: ...
+
+
+class Log(Protocol):
+    def warning(self, msg: str, *, extra: dict[str, object] | None = None) -> None: ...
+
+    def exception(self, msg: str, *, extra: dict[str, object] | None = None) -> None: ...
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_data_object(schema: InputSchema, data: DataObject) -> Columns:
+    """CSV or JSON Lines, by the key's suffix, else by whether the first character opens a JSON value."""
+    key = data.key.lower()
+    if key.endswith(".csv"):
+        return columns_from_csv(schema, data.body)
+    if key.endswith((".jsonl", ".ndjson", ".json")) or data.body.lstrip()[:1] in (b"{", b"["):
+        return columns_from_json_lines(schema, data.body)
+    return columns_from_csv(schema, data.body)
+
+
+def captured_rows(bodies: Iterable[bytes], version: str, max_rows: int) -> list[Any]:
+    """The features of captured predictions served by `version`, at most `max_rows` (bodies newest first)."""
+    rows: list[Any] = []
+    for body in bodies:
+        rows += [
+            record.get("features")
+            for record in json_lines(body)
+            if isinstance(record, dict) and record.get("version") == version
+        ]
+        if len(rows) >= max_rows:
+            return rows[:max_rows]
+    return rows
+
+
+def summarize_baseline(baseline: Baseline, uri: str) -> BaselineSummary:
+    features = {}
+    for name, profile in baseline.features.items():
+        if profile.kind == "numeric":
+            features[name] = FeatureSummary(
+                kind="numeric",
+                count=profile.count,
+                missing_rate=profile.missing_rate,
+                mean=profile.mean,
+                std=profile.std,
+                min=profile.min,
+                max=profile.max,
+            )
+        else:
+            features[name] = FeatureSummary(
+                kind="category",
+                count=profile.count,
+                missing_rate=profile.missing_rate,
+                categories=len(profile.frequencies),
+            )
+    return BaselineSummary(
+        model=baseline.model,
+        version=baseline.version,
+        created_at=baseline.created_at,
+        rows=baseline.rows,
+        source=baseline.source,
+        baseline_uri=uri,
+        features=features,
+    )
+
+
+def summarize_report(report: DriftReport) -> DriftReportSummary:
+    return DriftReportSummary.model_validate(report.model_dump(include=set(DriftReportSummary.model_fields)))
+
+
+def alert_message(report: DriftReport) -> tuple[str, dict[str, Any]]:
+    what = []
+    if report.dataset_drift:
+        what.append(f"drift in {len(report.drifted_features)} of {len(report.features)} features")
+    failed = [finding for finding in report.data_quality if finding.severity == "fail"]
+    if failed:
+        what.append(f"{len(failed)} data-quality failure(s)")
+    subject = f"lambdaops: {report.model} {report.version}: {' and '.join(what)}"
+    message = {
+        "model": report.model,
+        "version": report.version,
+        "report_id": report.report_id,
+        "report_uri": report.report_uri,
+        "rows": report.rows,
+        "dataset_drift": report.dataset_drift,
+        "drift_share": report.drift_share,
+        "drifted_features": {name: report.features[name].model_dump() for name in report.drifted_features},
+        "data_quality_failures": [finding.model_dump() for finding in failed],
+    }
+    return subject, message
+
+
+class DriftMonitor:
+    def __init__(
+        self,
+        *,
+        registry: RegistryStore,
+        objects: DriftObjects,
+        index: DriftIndex,
+        alerts: AlertPublisher,
+        retraining: RetrainingRequests,
+        metrics: DriftMetrics,
+        log: Log,
+        max_data_bytes: int,
+        sample_size: int,
+        scan_max_rows: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._registry = registry
+        self._objects = objects
+        self._index = index
+        self._alerts = alerts
+        self._retraining = retraining
+        self._metrics = metrics
+        self._log = log
+        self._max_data_bytes = max_data_bytes
+        self._sample_size = sample_size
+        self._scan_max_rows = scan_max_rows
+        self._clock = clock
+
+    def create_baseline(self, name: str, version: str, request: BaselineRequest) -> BaselineSummary:
+        record = require_version(self._registry, name, version)
+        columns, source = self._columns(record.input_schema, request)
+        baseline = build_baseline(
+            record.input_schema,
+            columns,
+            self._sample_size,
+            model=name,
+            version=version,
+            source=source,
+            created_at=_iso(self._clock()),
+        )
+        return summarize_baseline(baseline, self._objects.put_baseline(baseline))
+
+    def check(self, name: str, request: DriftRequest) -> DriftReport:
+        state = require_model(self._registry, name)
+        version = request.version or state.record.production_version
+        if version is None:
+            raise NoProductionVersion(
+                f"model '{name}' has no production version; name a version to check against", model=name
+            )
+        require_version_of(self._registry, state, version)
+        baseline = self._baseline(name, version)
+        columns, source = self._columns(baseline.input_schema, request)
+        return self._report(state.record, baseline, columns, source, "request", request.methods)
+
+    def history(self, name: str, limit: int) -> DriftHistory:
+        require_model(self._registry, name)
+        return DriftHistory(items=self._index.reports(name, limit))
+
+    def scan(self) -> ScanOutcome:
+        until = self._clock()
+        outcome = ScanOutcome(
+            started_at=_iso(until), reports=[], skipped=[], failures=[], alerts=0, retraining=[]
+        )
+        for model in self._production_models():
+            try:
+                self._scan_model(model, until, outcome)
+            except LambdaopsError as error:
+                self._failed(outcome, model.name, error.code, error.message)
+            except Exception as error:  # a bug or an AWS fault in one model must not end the scan
+                self._log.exception("drift scan of a model failed", extra={"model": model.name})
+                self._failed(outcome, model.name, "InternalError", str(error)[:500])
+        return outcome
+
+    def _failed(self, outcome: ScanOutcome, model: str, code: str, message: str) -> None:
+        outcome.failures.append(ScanFailure(model=model, code=code, message=message))
+        self._metrics.count(SCAN_FAILURES, model=model)
+        self._log.warning(
+            "drift scan skipped a model", extra={"model": model, "code": code, "reason": message}
+        )
+
+    def _production_models(self) -> Iterator[ModelRecord]:
+        token: str | None = None
+        while True:
+            page = self._registry.list_models(100, token)
+            yield from (model for model in page.items if model.production_version is not None)
+            if page.next_token is None:
+                return
+            token = page.next_token
+
+    def _scan_model(self, model: ModelRecord, until: datetime, outcome: ScanOutcome) -> None:
+        version = model.production_version
+        assert version is not None
+        baseline = self._baseline(model.name, version)
+        since = self._index.last_scan(model.name)
+        bodies = self._objects.captures(model.name, since, until, self._max_data_bytes)
+        rows = captured_rows(bodies, version, self._scan_max_rows)
+        if not rows:
+            outcome.skipped.append(model.name)
+            self._index.set_last_scan(model.name, until)
+            return
+        window = f"captures of {version} in ({_iso(since) if since else 'the beginning'}, {_iso(until)}]"
+        columns = columns_from_rows(baseline.input_schema, rows)
+        report = self._report(model, baseline, columns, window, "schedule", None)
+        outcome.reports.append(summarize_report(report))
+        for feature, result in report.features.items():
+            dimensions = {"model": model.name, "feature": feature}
+            self._metrics.gauge(DRIFT_SCORE, result.statistic, **dimensions)
+            self._metrics.gauge(FEATURE_DRIFTED, float(result.drifted), **dimensions)
+        self._metrics.gauge(DATASET_DRIFT, float(report.dataset_drift), model=model.name)
+        if report.dataset_drift or report.data_quality_failed:
+            subject, message = alert_message(report)
+            self._alerts.publish(subject, message, {"model": model.name, "version": version})
+            outcome.alerts += 1
+            if model.drift.retrain_on_drift:
+                self._retraining.request(model.name, version, subject, report.report_uri)
+                outcome.retraining.append(model.name)
+        self._index.set_last_scan(model.name, until)
+
+    def _baseline(self, name: str, version: str) -> Baseline:
+        baseline = self._objects.get_baseline(name, version)
+        if baseline is None:
+            raise BaselineMissing(
+                f"version {version} of '{name}' has no baseline: build one with "
+                f"POST /models/{name}/versions/{version}/baseline and its training data (rows or data_uri)",
+                model=name,
+                version=version,
+            )
+        return baseline
+
+    def _columns(self, schema: InputSchema, source: DataSource) -> tuple[Columns, str]:
+        if source.rows is not None:
+            return columns_from_rows(schema, source.rows), "inline"
+        assert source.data_uri is not None
+        return parse_data_object(
+            schema, self._objects.read(source.data_uri, self._max_data_bytes)
+        ), source.data_uri
+
+    def _report(
+        self,
+        model: ModelRecord,
+        baseline: Baseline,
+        columns: Columns,
+        source: str,
+        trigger: Trigger,
+        overrides: MethodOverrides | None,
+    ) -> DriftReport:
+        started = time.perf_counter()
+        result = check_drift(baseline, columns, model.drift, overrides)
+        created_at = _iso(self._clock())
+        report_id = uuid.uuid4().hex
+        report = DriftReport(
+            **result.model_dump(),
+            report_id=report_id,
+            model=model.name,
+            version=baseline.version,
+            created_at=created_at,
+            trigger=trigger,
+            source=source,
+            report_uri=self._objects.report_uri(model.name, created_at, report_id),
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self._objects.put_report(report)
+        self._index.add_report(summarize_report(report))
+        return report

@@ -1,0 +1,122 @@
+"""The drift statistics, in numpy over sorted samples and binned counts.
+
+Why not call scipy for everything: a check compares a stored baseline (an already sorted sample, binned
+reference counts) with a large current column, and scipy's two-sample functions sort and concatenate both
+sides on every call. Here the current column is sorted once and shared by every method. scipy supplies
+only what it is uniquely good at: the Kolmogorov distribution and the chi-square survival function, and
+the exact small-sample KS p-value. `tests/unit/test_drift_statistics.py` checks every function against
+scipy (or a reference formula) with hypothesis.
+
+Binned methods (PSI, KL, Jensen-Shannon) turn counts into proportions and replace an empty bin's
+proportion by `EMPTY_BIN_PROPORTION`, as Evidently does, so the logarithms stay finite.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy import special, stats
+
+Floats = npt.NDArray[np.float64]
+
+EMPTY_BIN_PROPORTION = 1e-4
+KS_EXACT_MAX_N = 10_000
+"""scipy's `ks_2samp` is exact (and cheap) when neither sample is larger than this; so are we."""
+
+
+def proportions(counts: npt.ArrayLike) -> Floats:
+    """Counts as proportions of their total, an empty bin given `EMPTY_BIN_PROPORTION`."""
+    values = np.asarray(counts, dtype=np.float64)
+    total = values.sum()
+    shares: Floats = values / total if total > 0 else np.zeros_like(values)
+    shares[shares == 0] = EMPTY_BIN_PROPORTION
+    return shares
+
+
+def population_stability_index(reference: Floats, current: Floats) -> float:
+    """PSI = sum((current - reference) * ln(current / reference)) over bins of proportions."""
+    return float(np.sum((current - reference) * np.log(current / reference)))
+
+
+def _normalized(values: Floats) -> Floats:
+    total: float = values.sum()
+    return values / total
+
+
+def kl_divergence(reference: Floats, current: Floats) -> float:
+    """KL(reference || current) in nats, each side normalized to sum to one (as `scipy.stats.entropy`)."""
+    p, q = _normalized(reference), _normalized(current)
+    return float(np.sum(p * np.log(p / q)))
+
+
+def jensen_shannon_distance(reference: Floats, current: Floats) -> float:
+    """The square root of the Jensen-Shannon divergence, natural log (as `scipy.spatial.distance`)."""
+    p, q = _normalized(reference), _normalized(current)
+    mixture = (p + q) / 2
+    divergence = (np.sum(p * np.log(p / mixture)) + np.sum(q * np.log(q / mixture))) / 2
+    return math.sqrt(max(float(divergence), 0.0))
+
+
+def _merged_cdfs(reference_sorted: Floats, current_sorted: Floats) -> tuple[Floats, Floats, Floats]:
+    """Both samples merged in order, and each one's empirical CDF after every merged point.
+
+    Linear after one small search: each reference value's place among the current values fixes the
+    merge. Within a run of tied values only the last point carries the true right-continuous CDF; the
+    callers weight points by the gap to the next one (zero inside a tie) or look only at run ends.
+    """
+    n, m = reference_sorted.size, current_sorted.size
+    places = np.arange(n) + np.searchsorted(current_sorted, reference_sorted, side="left")
+    from_reference = np.zeros(n + m, dtype=bool)
+    from_reference[places] = True
+    merged = np.empty(n + m, dtype=np.float64)
+    merged[from_reference] = reference_sorted
+    merged[~from_reference] = current_sorted
+    reference_counts = np.cumsum(from_reference)
+    current_counts = np.arange(1, n + m + 1) - reference_counts
+    return merged, reference_counts / n, current_counts / m
+
+
+def wasserstein_distance(reference_sorted: Floats, current_sorted: Floats) -> float:
+    """First Wasserstein distance between two empirical distributions, from their sorted samples."""
+    merged, reference_cdf, current_cdf = _merged_cdfs(reference_sorted, current_sorted)
+    gaps = np.abs(reference_cdf[:-1] - current_cdf[:-1])
+    return float(np.dot(gaps, np.diff(merged)))
+
+
+def ks_statistic(reference_sorted: Floats, current_sorted: Floats) -> float:
+    """The two-sample Kolmogorov-Smirnov statistic: the largest gap between the two empirical CDFs."""
+    merged, reference_cdf, current_cdf = _merged_cdfs(reference_sorted, current_sorted)
+    run_ends = np.append(merged[1:] != merged[:-1], True)
+    return float(np.abs(reference_cdf - current_cdf)[run_ends].max())
+
+
+def ks_test(reference_sorted: Floats, current_sorted: Floats) -> tuple[float, float]:
+    """Statistic and two-sided p-value, as `scipy.stats.ks_2samp` (method 'auto') computes them.
+
+    Small samples take scipy's exact path (it rounds the statistic to its lattice); larger ones use
+    Smirnov's asymptotic distribution, `kstwo.sf(d, round(n*m/(n+m)))`.
+    """
+    n, m = reference_sorted.size, current_sorted.size
+    if max(n, m) <= KS_EXACT_MAX_N:
+        result: Any = stats.ks_2samp(reference_sorted, current_sorted, method="exact")
+        return float(result.statistic), float(result.pvalue)
+    statistic = ks_statistic(reference_sorted, current_sorted)
+    effective = round(n * m / (n + m))
+    return statistic, float(np.clip(stats.kstwo.sf(statistic, effective), 0.0, 1.0))
+
+
+def chi_square_test(observed: Floats, expected: Floats) -> tuple[float, float]:
+    """Pearson's statistic and p-value with `len - 1` degrees of freedom (as `scipy.stats.chisquare`).
+
+    Callers drop bins empty on both sides; an expected count of zero with observations makes the statistic
+    infinite and the p-value zero.
+    """
+    with np.errstate(divide="ignore"):
+        statistic = float(np.sum((observed - expected) ** 2 / expected))
+    degrees = observed.size - 1
+    if degrees < 1:
+        return statistic, 1.0
+    return statistic, float(special.chdtrc(degrees, statistic))

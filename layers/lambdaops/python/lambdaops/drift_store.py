@@ -1,0 +1,197 @@
+"""Where drift monitoring keeps things: S3 for whole documents, DynamoDB for the index.
+
+In the artifacts bucket:
+- a baseline at `models/<model>/baselines/<version>.json`, beside the model's artifacts;
+- a report at `drift/<model>/<YYYY-MM-DD>/<report id>.json`;
+- the data a check reads (a `data_uri` in this bucket) and the captured traffic under `captures/`.
+
+In the registry table, under the model's partition:
+| item          | PK            | SK                               |
+|---------------|---------------|----------------------------------|
+| report        | MODEL#<name>  | DRIFT#<created_at>#<report id>   |
+| scan cursor   | MODEL#<name>  | DRIFT-SCAN                       |
+
+History is a descending Query on `begins_with(SK, "DRIFT#")`; a report summary lives in `doc`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from lambdaops.drift_schemas import Baseline, DriftReport, DriftReportSummary
+from lambdaops.errors import DataTooLarge, DataUnreadable
+
+
+@dataclass(frozen=True)
+class DataObject:
+    key: str
+    body: bytes
+
+
+class DriftObjects(Protocol):
+    """Documents in S3: baselines, reports, checked data and captured traffic."""
+
+    def baseline_uri(self, model: str, version: str) -> str: ...
+
+    def put_baseline(self, baseline: Baseline) -> str: ...
+
+    def get_baseline(self, model: str, version: str) -> Baseline | None: ...
+
+    def report_uri(self, model: str, created_at: str, report_id: str) -> str: ...
+
+    def put_report(self, report: DriftReport) -> None: ...
+
+    def read(self, uri: str, max_bytes: int) -> DataObject: ...
+
+    def captures(self, model: str, since: datetime | None, until: datetime, max_bytes: int) -> list[bytes]:
+        """Captured-traffic objects of `model` last modified in (since, until], newest first, until the
+        sum of their sizes would pass `max_bytes`."""
+        ...
+
+
+class DriftIndex(Protocol):
+    """Report summaries and scan cursors in the registry table."""
+
+    def add_report(self, summary: DriftReportSummary) -> None: ...
+
+    def reports(self, model: str, limit: int) -> list[DriftReportSummary]: ...
+
+    def last_scan(self, model: str) -> datetime | None: ...
+
+    def set_last_scan(self, model: str, at: datetime) -> None: ...
+
+
+def _not_found(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound")
+
+
+class S3DriftObjects:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
+    def baseline_uri(self, model: str, version: str) -> str:
+        return self._uri(f"models/{model}/baselines/{version}.json")
+
+    def put_baseline(self, baseline: Baseline) -> str:
+        uri = self.baseline_uri(baseline.model, baseline.version)
+        self._put(uri, baseline.model_dump_json().encode())
+        return uri
+
+    def get_baseline(self, model: str, version: str) -> Baseline | None:
+        key = self.baseline_uri(model, version).removeprefix(self._uri(""))
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if _not_found(error):
+                return None
+            raise
+        return Baseline.model_validate_json(body)
+
+    def report_uri(self, model: str, created_at: str, report_id: str) -> str:
+        return self._uri(f"drift/{model}/{created_at[:10]}/{report_id}.json")
+
+    def put_report(self, report: DriftReport) -> None:
+        self._put(report.report_uri, report.model_dump_json().encode())
+
+    def _put(self, uri: str, body: bytes) -> None:
+        key = uri.removeprefix(self._uri(""))
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+
+    def read(self, uri: str, max_bytes: int) -> DataObject:
+        if not uri.startswith(self._uri("")):
+            raise DataUnreadable(
+                f"data_uri must be in the artifacts bucket: s3://{self._bucket}/...",
+                reason="outside_bucket",
+                data_uri=uri,
+            )
+        key = uri.removeprefix(self._uri(""))
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+            if head["ContentLength"] > max_bytes:
+                raise DataTooLarge(
+                    f"the data object is {head['ContentLength']} bytes; the limit is {max_bytes}",
+                    size_bytes=head["ContentLength"],
+                    max_bytes=max_bytes,
+                )
+            # Pinned to the version measured, so a concurrent overwrite cannot slip past the size check.
+            pinned = {"VersionId": head["VersionId"]} if head.get("VersionId") else {}
+            reply = self._s3.get_object(Bucket=self._bucket, Key=key, **pinned)
+        except ClientError as error:
+            if _not_found(error):
+                raise DataUnreadable(f"no object at {uri}", reason="missing", data_uri=uri) from error
+            raise
+        return DataObject(key=key, body=reply["Body"].read())
+
+    def captures(self, model: str, since: datetime | None, until: datetime, max_bytes: int) -> list[bytes]:
+        prefix = f"captures/{model}/"
+        listing: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
+        if since is not None:
+            # Keys are partitioned by the hour a request was served, which an object's write can trail.
+            listing["StartAfter"] = f"{prefix}dt={since - timedelta(hours=1):%Y-%m-%d/hour=%H}"
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(**listing):
+            for item in page.get("Contents", []):
+                modified = item["LastModified"]
+                if (since is None or modified > since) and modified <= until:
+                    found.append(item)
+        found.sort(key=lambda item: item["LastModified"], reverse=True)
+        bodies, total = [], 0
+        for item in found:
+            total += item["Size"]
+            if total > max_bytes:
+                break
+            bodies.append(self._s3.get_object(Bucket=self._bucket, Key=item["Key"])["Body"].read())
+        return bodies
+
+
+class DynamoDriftIndex:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def add_report(self, summary: DriftReportSummary) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "PK": {"S": f"MODEL#{summary.model}"},
+                "SK": {"S": f"DRIFT#{summary.created_at}#{summary.report_id}"},
+                "doc": {"S": summary.model_dump_json()},
+            },
+        )
+
+    def reports(self, model: str, limit: int) -> list[DriftReportSummary]:
+        reply = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :drift)",
+            ExpressionAttributeValues={":pk": {"S": f"MODEL#{model}"}, ":drift": {"S": "DRIFT#"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [DriftReportSummary.model_validate_json(item["doc"]["S"]) for item in reply["Items"]]
+
+    def last_scan(self, model: str) -> datetime | None:
+        reply = self._db.get_item(
+            TableName=self._table,
+            Key={"PK": {"S": f"MODEL#{model}"}, "SK": {"S": "DRIFT-SCAN"}},
+            ConsistentRead=True,
+        )
+        item = reply.get("Item")
+        return datetime.fromisoformat(item["scanned_until"]["S"]) if item else None
+
+    def set_last_scan(self, model: str, at: datetime) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "PK": {"S": f"MODEL#{model}"},
+                "SK": {"S": "DRIFT-SCAN"},
+                "scanned_until": {"S": at.isoformat()},
+            },
+        )

@@ -29,8 +29,8 @@ single-pass route, a report of `DriftedColumnsCount` alone, is timed too, for in
     (`build_baseline`'s default) on the Wasserstein side, so above 10,000 rows its statistic differs
     from Evidently's by the sample's noise; at 10,000 rows the two see the same values.
 (c) Memory of a 1,000,000-row check in a fresh process that loads the baseline from its JSON (as the
-    function loads it from S3) and makes the current columns: peak RSS (`ru_maxrss`), and the
-    tracemalloc peak of the `check_drift` call alone. Goal: within 1 GiB.
+    function loads it from S3) and makes the current columns: peak RSS (VmHWM; see `peak_rss_kib`),
+    and the tracemalloc peak of the `check_drift` call alone. Goal: within 1 GiB.
 (d) The drift function's dependencies unzipped (layers/stats + layers/base). Target <= 220 MB.
 """
 
@@ -279,36 +279,40 @@ def timed(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 class Measured:
     rows: int
     build_s: float
+    build_repeats: int
     check_s: float
     check_repeats: int
     preset_s: float
     preset_repeats: int
     single_s: float
     single_repeats: int
+    baseline: Baseline
     ours: DriftResult
     evidently: tuple[dict[str, ColumnVerdict], bool, float]
 
 
 def measure(rows: int) -> Measured:
+    print(f"measuring {rows:,} rows", file=sys.stderr, flush=True)
     reference, current = synthetic_columns(rows, "reference"), synthetic_columns(rows, "current")
-    build_s, baseline = timed(lambda: build_baseline(SCHEMA, reference), 3 if rows < MEMORY_ROWS else 1)
-    check_repeats = 5
-    check_s, ours = timed(lambda: check_drift(baseline, current), check_repeats)
-    frames = evidently_frames(reference, current)
-    del reference, current
     # Evidently takes minutes at 1,000,000 rows: one run there.
     repeats = 3 if rows < MEMORY_ROWS else 1
+    build_s, baseline = timed(lambda: build_baseline(SCHEMA, reference), repeats)
+    check_repeats = 7
+    check_s, ours = timed(lambda: check_drift(baseline, current), check_repeats)
+    frames = evidently_frames(reference, current)
     preset_s, snapshot = timed(lambda: evidently_preset(*frames), repeats)
     single_s, _ = timed(lambda: evidently_single_pass(*frames), repeats)
     return Measured(
         rows,
         build_s,
+        repeats,
         check_s,
         check_repeats,
         preset_s,
         repeats,
         single_s,
         repeats,
+        baseline,
         ours,
         evidently_verdicts(snapshot),
     )
@@ -322,7 +326,7 @@ def speed_table(results: list[Measured]) -> None:
         lines.append(
             (
                 f"{m.rows:,}",
-                f"{m.build_s:.3f}",
+                f"{m.build_s:.3f} ({m.build_repeats})",
                 f"{m.check_s:.3f} ({m.check_repeats})",
                 f"{m.preset_s:.2f} ({m.preset_repeats})",
                 f"{ratio:.1f}x",
@@ -358,7 +362,7 @@ def speed_table(results: list[Measured]) -> None:
 def agreement_tables(results: list[Measured]) -> None:
     lines: list[tuple[Any, ...]] = []
     disagreements: list[tuple[Any, ...]] = []
-    largest: dict[tuple[str, int], tuple[float, str]] = {}
+    largest: dict[tuple[str, int], tuple[float, str, float, float]] = {}
     for m in results:
         columns, dataset_drift, share = m.evidently
         compared = agreeing = 0
@@ -376,8 +380,8 @@ def agreement_tables(results: list[Measured]) -> None:
             ours = our_statistic(m.ours, name)
             difference = abs(ours - theirs.statistic)
             key = (mine.method, m.rows)
-            if difference >= largest.get(key, (-1.0, ""))[0]:
-                largest[key] = (difference, name)
+            if key not in largest or difference >= largest[key][0]:
+                largest[key] = (difference, name, ours, theirs.statistic)
             if mine.drifted != theirs.drifted:
                 disagreements.append(
                     (
@@ -419,12 +423,26 @@ def agreement_tables(results: list[Measured]) -> None:
         print("  no feature's verdict differs")
     table(
         "    largest |ours - Evidently| of the statistic (p-value for a test), per method and size",
-        ("method", "rows", "max abs difference", "feature"),
+        ("method", "rows", "max abs difference", "feature", "ours", "Evidently"),
         [
-            (method, f"{rows:,}", f"{difference:.2e}", name)
-            for (method, rows), (difference, name) in sorted(largest.items())
+            (method, f"{rows:,}", f"{difference:.2e}", name, f"{ours:.6f}", f"{theirs:.6f}")
+            for (method, rows), (difference, name, ours, theirs) in sorted(largest.items())
         ],
     )
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory, KiB.
+
+    Linux keeps `ru_maxrss` across exec: a child started from this benchmark's large process would report
+    the parent's peak. VmHWM belongs to the child's own address space. Elsewhere (macOS: bytes), ru_maxrss.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak
 
 
 def memory_child(baseline_file: str) -> None:
@@ -432,12 +450,12 @@ def memory_child(baseline_file: str) -> None:
     baseline = Baseline.model_validate_json(Path(baseline_file).read_bytes())
     current = synthetic_columns(MEMORY_ROWS, "current")
     gc.collect()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_kib()
     tracemalloc.start()
     result = check_drift(baseline, current)
     _, check_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = peak_rss_kib()
     data = sum(column.nbytes for column in current.values())
     print(
         json.dumps(
@@ -452,10 +470,8 @@ def memory_child(baseline_file: str) -> None:
     )
 
 
-def memory() -> None:
-    reference = synthetic_columns(MEMORY_ROWS, "reference")
-    baseline = build_baseline(SCHEMA, reference)
-    del reference
+def memory(baseline: Baseline) -> None:
+    """`baseline`: built from the reference of `MEMORY_ROWS` rows."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         file.write(baseline.model_dump_json())
     try:
@@ -471,7 +487,8 @@ def memory() -> None:
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     peak_mib = figures["rss_peak_kib"] / 1024
     table(
-        f"(c) memory of one {MEMORY_ROWS:,}-row check in a fresh process; goal: peak RSS <= {MEMORY_GOAL_MIB} MiB",
+        f"(c) memory of one {MEMORY_ROWS:,}-row check in a fresh process;"
+        f" goal: peak RSS <= {MEMORY_GOAL_MIB} MiB",
         (
             "peak RSS before the check MiB",
             "peak RSS MiB",
@@ -488,11 +505,11 @@ def memory() -> None:
         ],
     )
     print(
-        "  RSS: the interpreter, numpy, scipy and pydantic, the baseline read from its"
-        f" {baseline_mib:.1f} MiB of JSON, and the\n  current columns themselves"
+        "  RSS: the interpreter with numpy, scipy and pydantic imported, the baseline read from its"
+        f" {baseline_mib:.1f} MiB of JSON,\n  and the current columns themselves"
         f" ({figures['column_bytes'] / 2**20:.0f} MiB of arrays, plus the category strings they share)."
-        " tracemalloc: allocations made during the call\n  that were live at once (numpy's included),"
-        " so the check's own working memory on top of its input."
+        "\n  tracemalloc: the most that the call's own allocations (numpy's included) held at once,"
+        " on top of its input."
     )
 
 
@@ -506,17 +523,21 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, numpy {np.__version__},"
         f" scipy {scipy.__version__}, evidently {evidently.__version__}, pandas {pd.__version__}"
     )
+    print("load average (1, 5, 15 min) at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     started = time.perf_counter()
-    warm = synthetic_columns(1_000, "reference"), synthetic_columns(1_000, "current")
+    warm = synthetic_columns(5_000, "reference"), synthetic_columns(5_000, "current")
     check_drift(build_baseline(SCHEMA, warm[0]), warm[1])
     evidently_preset(*evidently_frames(*warm))
     evidently_single_pass(*evidently_frames(*warm))
     results = [measure(rows) for rows in SIZES]
     speed_table(results)
     agreement_tables(results)
-    memory()
+    memory(next(m.baseline for m in results if m.rows == MEMORY_ROWS))
     dependency_size("drift", target_mb=220, forbidden=("onnxruntime",), label="d")
-    print(f"\nwhole run: {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nwhole run: {time.perf_counter() - started:.0f} s; load average at the end:"
+        " {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,15 @@ def trained() -> TrainedModel:
 
 
 @pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own /tmp file cache, and no routing cache, set before the function is imported."""
+    directory = tmp_path / "artifacts"
+    monkeypatch.setenv("LAMBDAOPS_ARTIFACT_CACHE_DIR", str(directory))
+    monkeypatch.setenv("LAMBDAOPS_ROUTING_CACHE_SECONDS", "0")
+    return directory
+
+
+@pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalResources]:
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",

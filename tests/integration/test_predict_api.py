@@ -36,15 +36,6 @@ ROWS = [[24.0, 79.5, 1.0, 12.5], [3.0, 120.0, 4.0, 2.0]]
 
 
 @pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's own /tmp file cache, and no routing cache, set before the function is imported."""
-    directory = tmp_path / "artifacts"
-    monkeypatch.setenv("LAMBDAOPS_ARTIFACT_CACHE_DIR", str(directory))
-    monkeypatch.setenv("LAMBDAOPS_ROUTING_CACHE_SECONDS", "0")
-    return directory
-
-
-@pytest.fixture
 def served(api: Api, cache_dir: Path, trained: TrainedModel) -> Api:
     """A model (without promotion gates) with 1.0.0 in production."""
     assert api.call("POST", "/models", {"name": NAME})[0] == 201

@@ -28,8 +28,15 @@ from lambdaops.drift_statistics import (
 
 Floats = statistics.Floats
 REL = 1e-9
-
-finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+pytestmark = [
+    # scipy's own fallbacks, reached by both sides of a comparison: its exact KS path gives up on some
+    # tiny tied samples, and its asymptotic path then divides by round(n*m/(n+m)) = 0 when n = m = 1.
+    pytest.mark.filterwarnings("ignore:ks_2samp. Exact calculation unsuccessful:RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning:scipy.stats.*"),
+]
+finite = st.floats(
+    min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False, allow_subnormal=False
+)
 tied = st.sampled_from([-2.0, -0.5, 0.0, 0.5, 1.0, 3.0])
 
 
@@ -37,7 +44,9 @@ def _sorted(values: Sequence[float]) -> Floats:
     return np.sort(np.asarray(values, dtype=np.float64))
 
 
-def _pair(elements: st.SearchStrategy[float], first: int, second: int) -> st.SearchStrategy[tuple[Floats, Floats]]:
+def _pair(
+    elements: st.SearchStrategy[float], first: int, second: int
+) -> st.SearchStrategy[tuple[Floats, Floats]]:
     return st.tuples(
         st.lists(elements, min_size=1, max_size=first).map(_sorted),
         st.lists(elements, min_size=1, max_size=second).map(_sorted),
@@ -71,7 +80,7 @@ def close(ours: float, theirs: float, floor: float = 1e-12) -> bool:
     return math.isclose(ours, theirs, rel_tol=REL, abs_tol=floor)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(sample_pairs)
 def test_wasserstein_equals_scipys(pair: tuple[Floats, Floats]) -> None:
     reference, current = pair
@@ -81,12 +90,14 @@ def test_wasserstein_equals_scipys(pair: tuple[Floats, Floats]) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(seeds, st.integers(1, 20_000), st.integers(1, 20_000), st.booleans(), shifts)
-def test_wasserstein_equals_scipys_on_large_samples(seed: int, n: int, m: int, ties: bool, shift: float) -> None:
+def test_wasserstein_equals_scipys_on_large_samples(
+    seed: int, n: int, m: int, ties: bool, shift: float
+) -> None:
     reference, current = generated(seed, n, m, ties, shift)
     assert close(wasserstein_distance(reference, current), stats.wasserstein_distance(reference, current))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(sample_pairs)
 def test_ks_statistic_equals_scipys_raw_statistic(pair: tuple[Floats, Floats]) -> None:
     reference, current = pair
@@ -162,23 +173,27 @@ def _count_pair(low: int) -> st.SearchStrategy[tuple[list[int], list[int]]]:
     )
 
 
-@settings(max_examples=300, deadline=None)
-@given(_count_pair(low=1).filter(lambda pair: sum(pair[0]) > 0 and len(pair[0]) > 1))
-def test_chi_square_equals_scipys_with_expected_scaled_to_the_same_total(
+@settings(max_examples=200, deadline=None)
+@given(_count_pair(low=0).filter(lambda pair: sum(pair[0]) > 0 and sum(pair[1]) > 0))
+def test_chi_square_equals_scipys_test_of_homogeneity_on_the_two_by_k_table(
     pair: tuple[list[int], list[int]],
 ) -> None:
-    observed = np.asarray(pair[0], dtype=np.float64)
-    reference = np.asarray(pair[1], dtype=np.float64)
-    expected = reference * (observed.sum() / reference.sum())
-    statistic, p_value = chi_square_test(observed, expected)
-    result = stats.chisquare(observed, expected)
+    reference = np.asarray(pair[0], dtype=np.float64)
+    current = np.asarray(pair[1], dtype=np.float64)
+    table = np.vstack((reference, current))
+    table = table[:, table.sum(axis=0) > 0]  # scipy refuses empty columns; the drift check drops them
+    statistic, p_value = chi_square_test(reference, current)
+    if table.shape[1] < 2:
+        assert (statistic, p_value) == (0.0, 1.0)
+        return
+    result = stats.chi2_contingency(table, correction=False)
     assert close(statistic, result.statistic)
-    assert math.isclose(p_value, result.pvalue, rel_tol=REL)
+    assert math.isclose(p_value, result.pvalue, rel_tol=REL, abs_tol=1e-300)
 
 
-def test_chi_square_with_an_observed_bin_scipy_never_expected_is_certain_drift() -> None:
-    statistic, p_value = chi_square_test(np.array([5.0, 5.0]), np.array([10.0, 0.0]))
-    assert (statistic, p_value) == (math.inf, 0.0)
+def test_chi_square_of_a_bin_only_the_current_sample_has_is_finite_and_significant() -> None:
+    statistic, p_value = chi_square_test(np.array([500.0, 500.0, 0.0]), np.array([500.0, 400.0, 100.0]))
+    assert math.isfinite(statistic) and p_value < 1e-20
 
 
 def test_chi_square_over_one_bin_has_no_degrees_of_freedom_and_p_one() -> None:
@@ -251,6 +266,8 @@ def test_js_matches_its_formula_and_scipys_distance_within_its_bounds(pair: tupl
     assert math.isclose(ours, jensen_shannon_distance(current, reference), rel_tol=1e-9, abs_tol=1e-7)
 
 
-def test_js_reaches_sqrt_ln_2_for_disjoint_distributions() -> None:
-    distance = jensen_shannon_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0]))
-    assert distance == pytest.approx(math.sqrt(math.log(2)), rel=1e-12)
+def test_js_of_disjoint_counts_approaches_sqrt_ln_2() -> None:
+    # Callers pass proportions, so an empty bin holds 1e-4 rather than 0 and the bound is not reached.
+    distance = jensen_shannon_distance(proportions([1000, 0]), proportions([0, 1000]))
+    assert distance == pytest.approx(float(jensenshannon([1, 1e-4], [1e-4, 1])), rel=REL)
+    assert math.sqrt(math.log(2)) - 0.01 < distance < math.sqrt(math.log(2))

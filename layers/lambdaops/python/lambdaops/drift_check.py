@@ -78,8 +78,7 @@ def _binned(method: DriftMethod, reference: Floats, current: Floats) -> tuple[fl
     both = (reference > 0) | (current > 0)  # a bin empty on both sides says nothing
     reference, current = reference[both], current[both]
     if method == "chi_square":
-        expected = reference * (current.sum() / reference.sum())
-        return statistics.chi_square_test(current, expected)
+        return statistics.chi_square_test(reference, current)
     ref, cur = statistics.proportions(reference), statistics.proportions(current)
     measure = {
         "psi": statistics.population_stability_index,

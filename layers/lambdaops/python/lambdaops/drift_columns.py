@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lambdaops.errors import InvalidInput
+from lambdaops.errors import DataUnreadable, InvalidInput
 from lambdaops.schemas import InputSchema
 
 Floats = npt.NDArray[np.float64]
@@ -80,6 +80,7 @@ class ColumnBuilder:
         self._unexpected: set[str] = set()
         self._wrong = {name: WrongTypes() for name in self._features}
         self._interned: dict[str, str] = {}
+        self._owned: set[str] = set()
         self.rows = 0
 
     def add_columns(self, columns: Mapping[str, Sequence[object]], count: int, *, text: bool = False) -> None:
@@ -137,9 +138,11 @@ class ColumnBuilder:
         if name not in self._category:
             self._category[name] = values
             return
+        if name not in self._owned:  # never grow a caller's list
+            self._category[name] = list(self._category[name])
+            self._owned.add(name)
         existing = self._category[name]
-        if not isinstance(existing, list):
-            existing = self._category[name] = list(existing)
+        assert isinstance(existing, list)
         existing.extend(values)
 
     def build(self) -> Columns:
@@ -154,8 +157,10 @@ class ColumnBuilder:
             )
         return Columns(
             rows=self.rows,
-            numeric={name: np.concatenate(chunks) for name, chunks in self._numeric.items()},
-            category=self._category,
+            numeric={
+                name: np.concatenate(chunks) for name, chunks in self._numeric.items() if name in self._seen
+            },
+            category={name: values for name, values in self._category.items() if name in self._seen},
             missing=[name for name in self._features if name not in self._seen],
             unexpected=sorted(self._unexpected),
             wrong_types={name: wrong for name, wrong in self._wrong.items() if wrong.count},
@@ -167,13 +172,19 @@ class ColumnBuilder:
             allowed = _TEXT
         else:
             cells, allowed = values, _NUMBERS
+        types = set(map(type, cells))
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
             column = values.astype(np.float64, copy=False)
-        elif set(map(type, cells)) <= allowed:
+        elif types <= allowed or (not text and all(t in allowed or issubclass(t, np.number) for t in types)):
             try:
                 column = np.array(cells, dtype=np.float64)  # None becomes NaN
             except ValueError:
                 column = self._first_unparsable(name, cells)
+            except OverflowError:  # an integer beyond float64
+                row = next(
+                    i for i, value in enumerate(cells) if isinstance(value, int) and abs(value) > 2**1023
+                )
+                raise _refuse("expected a finite number", "not_finite", self.rows + row, name) from None
         else:
             bad = next(i for i, value in enumerate(cells) if type(value) not in allowed)
             raise _refuse(
@@ -253,14 +264,14 @@ def columns_from_csv(schema: InputSchema, data: bytes) -> Columns:
     reader = csv.reader(io.StringIO(_text(data)))
     header = next(reader, None)
     if not header:
-        raise InvalidInput("the CSV object has no header row", reason="unreadable")
+        raise DataUnreadable("the CSV object has no header row", reason="no_header")
     builder = ColumnBuilder(schema)
     for chunk in _chunks(reader):
         if any(len(row) != len(header) for row in chunk):
             bad = next(i for i, row in enumerate(chunk) if len(row) != len(header))
-            raise InvalidInput(
+            raise DataUnreadable(
                 f"CSV row {builder.rows + bad + 1} has a different number of cells than the header",
-                reason="unreadable",
+                reason="ragged_csv",
                 row=builder.rows + bad,
             )
         builder.add_columns(dict(zip(header, zip(*chunk, strict=True), strict=True)), len(chunk), text=True)
@@ -268,14 +279,14 @@ def columns_from_csv(schema: InputSchema, data: bytes) -> Columns:
 
 
 def json_lines(data: bytes) -> Iterator[object]:
-    """The JSON value of each non-blank line; a line that is not JSON is `InvalidInput` naming it."""
+    """The JSON value of each non-blank line; a line that is not JSON is `DataUnreadable` naming it."""
     for number, line in enumerate(_text(data).splitlines(), start=1):
         if line.strip():
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError as error:
-                raise InvalidInput(
-                    f"line {number} is not JSON: {error.msg}", reason="unreadable", line=number
+            except ValueError as error:  # JSONDecodeError, or an integer too long to parse
+                raise DataUnreadable(
+                    f"line {number} is not JSON: {str(error)[:200]}", reason="not_json", line=number
                 ) from None
 
 
@@ -288,4 +299,4 @@ def _text(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InvalidInput("the data object is not UTF-8 text", reason="unreadable") from error
+        raise DataUnreadable("the data object is not UTF-8 text", reason="not_utf8") from error

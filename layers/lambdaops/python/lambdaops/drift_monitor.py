@@ -41,7 +41,7 @@ from lambdaops.drift_schemas import (
     ScanOutcome,
     Trigger,
 )
-from lambdaops.drift_store import DataObject, DriftIndex, DriftObjects
+from lambdaops.drift_store import CapturedObject, DataObject, DriftIndex, DriftObjects, ScanCursor
 from lambdaops.errors import BaselineMissing, LambdaopsError, NoProductionVersion
 from lambdaops.model_changes import RegistryStore
 from lambdaops.registry import require_model, require_version, require_version_of
@@ -80,13 +80,13 @@ def parse_data_object(schema: InputSchema, data: DataObject) -> Columns:
     return columns_from_csv(schema, data.body)
 
 
-def captured_rows(bodies: Iterable[bytes], version: str, max_rows: int) -> list[Any]:
-    """The features of captured predictions served by `version`, at most `max_rows` (bodies newest first)."""
+def captured_rows(objects: Iterable[CapturedObject], version: str, max_rows: int) -> list[Any]:
+    """The features of captured predictions served by `version`, at most `max_rows` (newest objects first)."""
     rows: list[Any] = []
-    for body in bodies:
+    for item in objects:
         rows += [
             record.get("features")
-            for record in json_lines(body)
+            for record in json_lines(item.body)
             if isinstance(record, dict) and record.get("version") == version
         ]
         if len(rows) >= max_rows:
@@ -210,13 +210,12 @@ class DriftMonitor:
         return DriftHistory(items=self._index.reports(name, limit))
 
     def scan(self) -> ScanOutcome:
-        until = self._clock()
         outcome = ScanOutcome(
-            started_at=_iso(until), reports=[], skipped=[], failures=[], alerts=0, retraining=[]
+            started_at=_iso(self._clock()), reports=[], skipped=[], failures=[], alerts=0, retraining=[]
         )
         for model in self._production_models():
             try:
-                self._scan_model(model, until, outcome)
+                self._scan_model(model, outcome)
             except LambdaopsError as error:
                 self._failed(outcome, model.name, error.code, error.message)
             except Exception as error:  # a bug or an AWS fault in one model must not end the scan
@@ -240,20 +239,22 @@ class DriftMonitor:
                 return
             token = page.next_token
 
-    def _scan_model(self, model: ModelRecord, until: datetime, outcome: ScanOutcome) -> None:
+    def _scan_model(self, model: ModelRecord, outcome: ScanOutcome) -> None:
         version = model.production_version
         assert version is not None
         baseline = self._baseline(model.name, version)
-        since = self._index.last_scan(model.name)
-        bodies = self._objects.captures(model.name, since, until, self._max_data_bytes)
-        rows = captured_rows(bodies, version, self._scan_max_rows)
+        cursor = self._index.last_scan(model.name)
+        objects = self._objects.captures(model.name, cursor, self._max_data_bytes)
+        rows = captured_rows(objects, version, self._scan_max_rows)
+        read_up_to = ScanCursor.after(objects)
         if not rows:
             outcome.skipped.append(model.name)
-            self._index.set_last_scan(model.name, until)
+            if read_up_to is not None:
+                self._index.set_last_scan(model.name, read_up_to)
             return
-        window = f"captures of {version} in ({_iso(since) if since else 'the beginning'}, {_iso(until)}]"
+        since = f"after {_iso(cursor.at)}" if cursor else "all"
         columns = columns_from_rows(baseline.input_schema, rows)
-        report = self._report(model, baseline, columns, window, "schedule", None)
+        report = self._report(model, baseline, columns, f"captures of {version}: {since}", "schedule", None)
         outcome.reports.append(summarize_report(report))
         for feature, result in report.features.items():
             dimensions = {"model": model.name, "feature": feature}
@@ -267,7 +268,8 @@ class DriftMonitor:
             if model.drift.retrain_on_drift:
                 self._retraining.request(model.name, version, subject, report.report_uri)
                 outcome.retraining.append(model.name)
-        self._index.set_last_scan(model.name, until)
+        assert read_up_to is not None
+        self._index.set_last_scan(model.name, read_up_to)
 
     def _baseline(self, name: str, version: str) -> Baseline:
         baseline = self._objects.get_baseline(name, version)

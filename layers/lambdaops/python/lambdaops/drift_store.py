@@ -11,11 +11,14 @@ In the registry table, under the model's partition:
 | report        | MODEL#<name>  | DRIFT#<created_at>#<report id>   |
 | scan cursor   | MODEL#<name>  | DRIFT-SCAN                       |
 
+The scan cursor is the newest `LastModified` read and the keys read with exactly that time.
+
 History is a descending Query on `begins_with(SK, "DRIFT#")`; a report summary lives in `doc`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -30,6 +33,32 @@ from lambdaops.errors import DataTooLarge, DataUnreadable
 class DataObject:
     key: str
     body: bytes
+
+
+@dataclass(frozen=True)
+class CapturedObject:
+    key: str
+    last_modified: datetime
+    body: bytes
+
+
+@dataclass(frozen=True)
+class ScanCursor:
+    """How far a model's scans have read: objects modified up to `at`, and which of those modified at
+    exactly `at` (S3 keeps whole seconds, so one more may still land in that second)."""
+
+    at: datetime
+    keys: frozenset[str]
+
+    def is_new(self, key: str, last_modified: datetime) -> bool:
+        return last_modified > self.at or (last_modified == self.at and key not in self.keys)
+
+    @staticmethod
+    def after(objects: list[CapturedObject]) -> ScanCursor | None:
+        if not objects:
+            return None
+        newest = max(item.last_modified for item in objects)
+        return ScanCursor(newest, frozenset(item.key for item in objects if item.last_modified == newest))
 
 
 class DriftObjects(Protocol):
@@ -47,9 +76,9 @@ class DriftObjects(Protocol):
 
     def read(self, uri: str, max_bytes: int) -> DataObject: ...
 
-    def captures(self, model: str, since: datetime | None, until: datetime, max_bytes: int) -> list[bytes]:
-        """Captured-traffic objects of `model` last modified in (since, until], newest first, until the
-        sum of their sizes would pass `max_bytes`."""
+    def captures(self, model: str, after: ScanCursor | None, max_bytes: int) -> list[CapturedObject]:
+        """Captured-traffic objects of `model` new since `after`, newest first, until the sum of their
+        sizes would pass `max_bytes`."""
         ...
 
 
@@ -60,9 +89,9 @@ class DriftIndex(Protocol):
 
     def reports(self, model: str, limit: int) -> list[DriftReportSummary]: ...
 
-    def last_scan(self, model: str) -> datetime | None: ...
+    def last_scan(self, model: str) -> ScanCursor | None: ...
 
-    def set_last_scan(self, model: str, at: datetime) -> None: ...
+    def set_last_scan(self, model: str, cursor: ScanCursor) -> None: ...
 
 
 def _not_found(error: ClientError) -> bool:
@@ -130,26 +159,27 @@ class S3DriftObjects:
             raise
         return DataObject(key=key, body=reply["Body"].read())
 
-    def captures(self, model: str, since: datetime | None, until: datetime, max_bytes: int) -> list[bytes]:
+    def captures(self, model: str, after: ScanCursor | None, max_bytes: int) -> list[CapturedObject]:
         prefix = f"captures/{model}/"
         listing: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
-        if since is not None:
+        if after is not None:
             # Keys are partitioned by the hour a request was served, which an object's write can trail.
-            listing["StartAfter"] = f"{prefix}dt={since - timedelta(hours=1):%Y-%m-%d/hour=%H}"
-        found = []
-        for page in self._s3.get_paginator("list_objects_v2").paginate(**listing):
-            for item in page.get("Contents", []):
-                modified = item["LastModified"]
-                if (since is None or modified > since) and modified <= until:
-                    found.append(item)
+            listing["StartAfter"] = f"{prefix}dt={after.at - timedelta(hours=1):%Y-%m-%d/hour=%H}"
+        found = [
+            item
+            for page in self._s3.get_paginator("list_objects_v2").paginate(**listing)
+            for item in page.get("Contents", [])
+            if after is None or after.is_new(item["Key"], item["LastModified"])
+        ]
         found.sort(key=lambda item: item["LastModified"], reverse=True)
-        bodies, total = [], 0
+        objects, total = [], 0
         for item in found:
             total += item["Size"]
             if total > max_bytes:
                 break
-            bodies.append(self._s3.get_object(Bucket=self._bucket, Key=item["Key"])["Body"].read())
-        return bodies
+            body = self._s3.get_object(Bucket=self._bucket, Key=item["Key"])["Body"].read()
+            objects.append(CapturedObject(item["Key"], item["LastModified"], body))
+        return objects
 
 
 class DynamoDriftIndex:
@@ -177,21 +207,25 @@ class DynamoDriftIndex:
         )
         return [DriftReportSummary.model_validate_json(item["doc"]["S"]) for item in reply["Items"]]
 
-    def last_scan(self, model: str) -> datetime | None:
+    def last_scan(self, model: str) -> ScanCursor | None:
         reply = self._db.get_item(
             TableName=self._table,
             Key={"PK": {"S": f"MODEL#{model}"}, "SK": {"S": "DRIFT-SCAN"}},
             ConsistentRead=True,
         )
         item = reply.get("Item")
-        return datetime.fromisoformat(item["scanned_until"]["S"]) if item else None
+        if item is None:
+            return None
+        keys = json.loads(item["keys"]["S"])
+        return ScanCursor(datetime.fromisoformat(item["scanned_until"]["S"]), frozenset(keys))
 
-    def set_last_scan(self, model: str, at: datetime) -> None:
+    def set_last_scan(self, model: str, cursor: ScanCursor) -> None:
         self._db.put_item(
             TableName=self._table,
             Item={
                 "PK": {"S": f"MODEL#{model}"},
                 "SK": {"S": "DRIFT-SCAN"},
-                "scanned_until": {"S": at.isoformat()},
+                "scanned_until": {"S": cursor.at.isoformat()},
+                "keys": {"S": json.dumps(sorted(cursor.keys))},
             },
         )

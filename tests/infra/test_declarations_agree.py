@@ -11,7 +11,11 @@ import pytest
 from moto import mock_aws
 
 from lambdaops.deployment import DEPLOYMENT, function_environment
-from lambdaops.local.resources import create_local_resources, table_definition
+from lambdaops.local.resources import (
+    create_functions_and_state_machines,
+    create_local_resources,
+    table_definition,
+)
 from tests.infra.conftest import Synthesized
 
 
@@ -176,3 +180,32 @@ def test_function_environment_names_match_the_declaration(synthesized: Synthesiz
         alerts_topic_arn="",
     )
     assert set(function["Properties"]["Environment"]["Variables"]) == set(declared)
+
+
+@pytest.mark.usefixtures("moto_resources")
+def test_local_stack_creates_the_template_topic_and_schedules(synthesized: Synthesized) -> None:
+    topics = [topic["TopicArn"] for topic in boto3.client("sns").list_topics()["Topics"]]
+    assert [arn.rsplit(":", 1)[1] for arn in topics] == [DEPLOYMENT.alerts_topic.local_name]
+    assert DEPLOYMENT.alerts_topic.logical_id in synthesized.resources("AWS::SNS::Topic")
+
+    resources = create_local_resources(DEPLOYMENT)
+    create_functions_and_state_machines(resources, DEPLOYMENT)
+    events = boto3.client("events")
+    local = {
+        (rule["ScheduleExpression"], target["Arn"].rsplit(":", 1)[1])
+        for rule in events.list_rules()["Rules"]
+        if "ScheduleExpression" in rule
+        for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    }
+    function_names = {logical_id: name for name, logical_id in synthesized.function_ids.items()}
+    in_template = {
+        (rule["Properties"]["ScheduleExpression"], function_names[target["Arn"]["Fn::GetAtt"][0]])
+        for rule in synthesized.resources("AWS::Events::Rule").values()
+        if "ScheduleExpression" in rule["Properties"]
+        for target in rule["Properties"]["Targets"]
+    }
+    assert (
+        local
+        == in_template
+        == {(schedule.expression, schedule.function) for schedule in DEPLOYMENT.schedules}
+    )

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 
+from lambdaops.deployment import DEPLOYMENT
+from lambdaops.local import local_runtime
 from lambdaops.local.local_runtime import (
+    fire_schedule,
+    install_event_delivery,
     install_lambda_invoke,
     install_percentiles,
     percentile,
 )
-from lambdaops.local.resources import LocalResources, create_functions_and_state_machines
+from lambdaops.local.resources import (
+    LOCAL_ACCOUNT,
+    REGION,
+    LocalResources,
+    create_functions_and_state_machines,
+)
 from lambdaops.local.sample_models import TrainedModel
 
 from .conftest import Api
@@ -133,3 +143,76 @@ def test_a_failed_transaction_never_undoes_a_concurrent_commit(aws: LocalResourc
         if "Item" in client.get_item(TableName=table, Key={"PK": {"S": f"item{index}"}, "SK": {"S": "x"}})
     }
     assert stored == set(range(0, 16, 2))
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's own registry of local functions, so a stand-in never outlives it."""
+    monkeypatch.setattr(local_runtime, "_registered", {})
+
+
+class Recorder:
+    """Stands in for a `LocalFunction`: keeps the events it is invoked with."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(event)
+        return {}
+
+
+def test_eventbridge_delivers_to_lambda_and_step_functions_targets_and_keeps_sqs(
+    api: Api, registered: None
+) -> None:
+    arns = create_functions_and_state_machines(api.resources)
+    recorder = Recorder()
+    install_lambda_invoke({"canary": recorder})  # type: ignore[dict-item]
+    install_event_delivery()
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="on-x", EventPattern=json.dumps({"detail-type": ["X"]}))
+    events.put_targets(
+        Rule="on-x",
+        Targets=[
+            {"Id": "fn", "Arn": arns["canary"]},
+            {"Id": "machine", "Arn": arns["canary-rollout"], "Input": json.dumps({"constant": True})},
+            {"Id": "queue", "Arn": queue_arn},
+        ],
+    )
+    events.put_events(Entries=[{"Source": "test", "DetailType": "X", "Detail": json.dumps({"n": 1})}])
+    events.put_events(Entries=[{"Source": "test", "DetailType": "Y", "Detail": "{}"}])
+
+    assert [event["detail"] for event in recorder.events] == [{"n": 1}]
+    [execution] = boto3.client("stepfunctions").list_executions(stateMachineArn=arns["canary-rollout"])[
+        "executions"
+    ]
+    started = boto3.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(started["input"]) == {"constant": True}
+    [message] = sqs.receive_message(QueueUrl=queue)["Messages"]
+    assert json.loads(message["Body"])["detail"] == {"n": 1}
+
+
+def test_a_schedule_fires_only_on_demand_with_a_scheduled_event(api: Api, registered: None) -> None:
+    create_functions_and_state_machines(api.resources)
+    recorder = Recorder()
+    [schedule] = DEPLOYMENT.schedules
+    install_lambda_invoke({schedule.function: recorder})  # type: ignore[dict-item]
+    install_event_delivery()
+    events = boto3.client("events")
+    events.put_events(Entries=[{"Source": "test", "DetailType": "X", "Detail": "{}"}])
+    assert recorder.events == []  # moto matches a schedule's rule to every event; AWS never does
+
+    fire_schedule(schedule.name, LOCAL_ACCOUNT, REGION)
+
+    [event] = recorder.events
+    rule = events.describe_rule(Name=schedule.name)
+    assert (event["detail-type"], event["source"], event["resources"]) == (
+        "Scheduled Event",
+        "aws.events",
+        [rule["Arn"]],
+    )
+    assert rule["ScheduleExpression"] == schedule.expression

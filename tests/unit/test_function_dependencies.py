@@ -1,0 +1,55 @@
+"""Each function imports only what its layers ship: drift never onnxruntime, predict never scipy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lambdaops.deployment import DEPLOYMENT, FunctionSpec, function_environment
+
+# Which packages each dependency set provides that another one must not be assumed to.
+EXCLUSIVE = {"onnx": ("onnxruntime",), "stats": ("scipy",)}
+
+PROBE = """
+import importlib.util, json, sys
+for blocked in json.loads(sys.argv[2]):
+    sys.modules[blocked] = None  # `import blocked` now raises ImportError
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+"""
+
+
+@pytest.mark.parametrize("spec", DEPLOYMENT.functions, ids=lambda spec: spec.name)
+def test_a_function_imports_without_the_packages_its_layers_lack(
+    spec: FunctionSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lacking = [
+        package
+        for dependency_set, packages in EXCLUSIVE.items()
+        if dependency_set not in spec.dependency_sets
+        for package in packages
+    ]
+    environment = function_environment(
+        spec,
+        table_name="t",
+        bucket_name="b",
+        event_bus_name="default",
+        rollout_state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:x",
+        alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
+    )
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("LAMBDAOPS_PRELOAD_MODELS", "")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(spec.module_file), json.dumps(lacking)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

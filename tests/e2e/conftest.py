@@ -22,10 +22,14 @@ class RunningStack:
         self.info = info
         self.info_file = info_file
         self.client = LambdaopsClient(info["api_url"])
-        self.s3 = boto3.client(
-            "s3",
-            endpoint_url=info["aws_endpoint_url"],
-            region_name=info["region"],
+        self.s3 = self.aws("s3")
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client of the stack's emulated AWS."""
+        return boto3.client(
+            service,
+            endpoint_url=self.info["aws_endpoint_url"],
+            region_name=self.info["region"],
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lambdaops.client import ApiError, LambdaopsClient
-from lambdaops.local.demo import MODEL, run_demo, run_traffic_demo
+from lambdaops.local.demo import MODEL, run_demo, run_drift_demo, run_traffic_demo
 from lambdaops.local.sample_models import train_logistic_regression
 
 from .conftest import RunningStack
@@ -63,6 +63,19 @@ def test_demo_journey(stack: RunningStack) -> None:
     stages = current_stages(stack.client, MODEL)
     assert (stages["1.2.0"], stages["1.3.0"]) == ("production", "staging")
     assert replay(stack.client.history(MODEL)["items"]) == stages
+
+    drift = run_drift_demo(
+        stack.client, stack.aws, stack.info["bucket"], stack.info["alerts_topic_arn"], said.append
+    )
+    assert (drift["passed"]["dataset_drift"], drift["passed"]["drifted_features"]) == (False, [])
+    assert drift["flagged"]["dataset_drift"] is True
+    assert drift["flagged"]["drifted_features"] == ["tenure_months", "usage_hours"]
+    assert (drift["scanned"]["trigger"], drift["scanned"]["version"]) == ("schedule", "1.2.0")
+    assert drift["scanned"]["drifted_features"] == ["tenure_months", "usage_hours"]
+    assert [alert["Subject"] for alert in drift["alerts"]] == [
+        f"lambdaops: {MODEL} 1.2.0: drift in 2 of 4 features"
+    ]
+    assert [event["detail"]["version"] for event in drift["retraining"]] == ["1.2.0"]
 
 
 def test_racing_promotions_leave_exactly_one_production(stack: RunningStack) -> None:
@@ -125,6 +138,10 @@ def test_http_errors_have_the_contract_shape(stack: RunningStack) -> None:
     assert (status, body["error"]["code"]) == (405, "MethodNotAllowed")
     status, body = send("POST", "/models/does-not-exist/rollback")
     assert (status, body["error"]["code"]) == (404, "ModelNotFound")
+    status, body = send("POST", "/models/does-not-exist/drift", b'{"rows": [[1, 2, 3, 4]]}')
+    assert (status, body["error"]["code"]) == (404, "ModelNotFound")
+    status, body = send("POST", "/_local/schedules/no-such-schedule")
+    assert (status, body["error"]["code"]) == (404, "ScheduleNotFound")
 
 
 def test_cli_round_trip(stack: RunningStack, tmp_path: Any) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def _run_local(args: argparse.Namespace) -> None:
 def _run_demo(args: argparse.Namespace) -> None:
     import boto3
 
-    from lambdaops.local.demo import run_demo, run_traffic_demo
+    from lambdaops.local.demo import run_demo, run_drift_demo, run_traffic_demo
     from lambdaops.local.stack import LocalStack
 
     # The demo fails a canary on purpose; its functions' error logs would drown the story.
@@ -104,6 +105,8 @@ def _run_demo(args: argparse.Namespace) -> None:
         client = LambdaopsClient(info.api_url)
         run_demo(client, s3, info.bucket)
         run_traffic_demo(client, s3, info.bucket)
+        aws = partial(boto3.client, endpoint_url=info.aws_endpoint_url)
+        run_drift_demo(client, aws, info.bucket, info.alerts_topic_arn)
     finally:
         stack.stop()
 

@@ -15,8 +15,11 @@ POLICY = {
     "require_approval_for_production": True,
 }
 APPROVER = "arn:aws:iam::000000000000:user/reviewer"
+DRIFT_POLICY = {"retrain_on_drift": True}
 
 Say = Callable[[str], None]
+AwsClient = Callable[[str], Any]
+"""A boto3 client of the local stack's AWS endpoint, by service name."""
 
 
 def upload(s3: Any, bucket: str, version: str, model: TrainedModel) -> str:
@@ -61,8 +64,10 @@ def format_history(items: list[dict[str, Any]]) -> str:
 
 def run_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = print) -> dict[str, Any]:
     """Create, register, promote, refuse, promote, roll back; returns the final model and history."""
-    say(f"1. create model '{MODEL}' with promotion gates {POLICY}")
-    client.create_model(MODEL, "Predicts which customers will churn", {"team": "growth"}, POLICY)
+    say(f"1. create model '{MODEL}' with promotion gates {POLICY} and drift policy {DRIFT_POLICY}")
+    client.create_model(
+        MODEL, "Predicts which customers will churn", {"team": "growth"}, POLICY, drift=DRIFT_POLICY
+    )
 
     say("2. train and register two real ONNX classifiers")
     baseline = train_logistic_regression(300, dropped_features=("monthly_spend",))
@@ -217,4 +222,139 @@ def run_traffic_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = p
         "again": again,
         "model": client.get_model(MODEL),
         "captured": captured,
+    }
+
+
+def _shifted(rows: Any) -> Any:
+    """Customers who stay a year longer and use the product twice as unevenly: two features drift."""
+    moved = rows.copy()
+    moved[:, 0] += 1.0
+    moved[:, 3] *= 2.0
+    return moved
+
+
+def _csv(rows: Any) -> bytes:
+    import csv
+    import io
+
+    from lambdaops.local.sample_models import FEATURES
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(FEATURES)
+    writer.writerows(rows.tolist())
+    return buffer.getvalue().encode()
+
+
+def _queue(aws: AwsClient, endpoint_subscribe: Callable[[str], None]) -> Callable[[], list[dict[str, Any]]]:
+    """An SQS queue subscribed by `endpoint_subscribe(queue_arn)`; returns a reader of its messages."""
+    import json
+    import uuid
+
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName=f"demo-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    endpoint_subscribe(arn)
+
+    def read() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return read
+
+
+def _captured_rows(s3: Any, bucket: str) -> int:
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"captures/{MODEL}/")
+        for item in page.get("Contents", [])
+    ]
+    return sum(s3.get_object(Bucket=bucket, Key=key)["Body"].read().count(b"\n") for key in keys)
+
+
+def _wait_for_captures(s3: Any, bucket: str, rows: int, deadline_s: float = 60.0) -> None:
+    """Captures are written by the predict function's background writer; wait until they are in S3."""
+    import time
+
+    started = time.monotonic()
+    while _captured_rows(s3, bucket) < rows:
+        if time.monotonic() - started > deadline_s:
+            raise RuntimeError("captured predictions did not reach S3 in time")
+        time.sleep(0.2)
+
+
+def _features(report: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{name} {result['method']}={result['statistic']:.3f}{' DRIFT' if result['drifted'] else ''}"
+        for name, result in report["features"].items()
+    )
+
+
+def run_drift_demo(
+    client: LambdaopsClient, aws: AwsClient, bucket: str, alerts_topic_arn: str, say: Say = print
+) -> dict[str, Any]:
+    """Baseline the production version, check fresh and shifted data, then a scheduled scan that alerts."""
+    import json
+
+    from lambdaops.deployment import DEPLOYMENT
+    from lambdaops.local.gateway import SCHEDULES_PATH
+    from lambdaops.local.sample_models import synthetic_dataset
+
+    s3 = aws("s3")
+    production = client.get_model(MODEL)["production_version"]
+    training, _ = synthetic_dataset(4000, seed=7)
+    key = f"datasets/{MODEL}/train.csv"
+    s3.put_object(Bucket=bucket, Key=key, Body=_csv(training))
+    say(f"13. baseline for {production} from its training data, s3://{bucket}/{key}")
+    baseline = client.create_baseline(MODEL, production, data_uri=f"s3://{bucket}/{key}")
+    say(f"   {baseline['rows']} rows profiled, stored at {baseline['baseline_uri']}")
+
+    fresh, _ = synthetic_dataset(2000, seed=21)
+    say("14. drift check on 2,000 fresh rows from the same population")
+    passed = client.check_drift(MODEL, rows=fresh.tolist())
+    say(f"   dataset drift: {passed['dataset_drift']}; {_features(passed)}")
+
+    say("15. drift check on 2,000 shifted rows (longer tenure, more spread in usage)")
+    flagged = client.check_drift(MODEL, rows=_shifted(fresh).tolist())
+    share = f"{flagged['drift_share']:.0%} of features"
+    say(f"   dataset drift: {flagged['dataset_drift']} ({share}); {_features(flagged)}")
+    for finding in flagged["data_quality"]:
+        say(f"   data quality ({finding['severity']}): {finding['feature']}: {finding['message']}")
+
+    say("16. shifted traffic reaches production; the hourly scan runs over what was captured")
+    sns, events = aws("sns"), aws("events")
+    alerts = _queue(aws, lambda arn: sns.subscribe(TopicArn=alerts_topic_arn, Protocol="sqs", Endpoint=arn))
+
+    def on_retraining(arn: str) -> None:
+        events.put_rule(
+            Name="demo-retraining", EventPattern=json.dumps({"detail-type": ["RetrainingRequested"]})
+        )
+        events.put_targets(Rule="demo-retraining", Targets=[{"Id": "queue", "Arn": arn}])
+
+    retraining = _queue(aws, on_retraining)
+    captured_before = _captured_rows(s3, bucket)
+    traffic = _shifted(synthetic_dataset(2000, seed=33)[0])
+    for start in range(0, len(traffic), 250):
+        client.predict(MODEL, traffic[start : start + 250].tolist())
+    _wait_for_captures(s3, bucket, captured_before + len(traffic))
+    [schedule] = DEPLOYMENT.schedules
+    client.request("POST", SCHEDULES_PATH + schedule.name)  # EventBridge's hourly tick, run now
+    scanned = client.drift_history(MODEL, limit=1)["items"][0]
+    say(
+        f"   scan ({scanned['trigger']}): {scanned['rows']} captured rows of {scanned['version']}, "
+        f"drifted: {', '.join(scanned['drifted_features'])}"
+    )
+    received = alerts()
+    for alert in received:
+        say(f"   alert on the SNS topic: {alert['Subject']}")
+    requested = retraining()
+    for event in requested:
+        detail = event["detail"]
+        say(f"   event {event['detail-type']}: retrain {detail['model']} {detail['version']}")
+    return {
+        "passed": passed,
+        "flagged": flagged,
+        "scanned": scanned,
+        "alerts": received,
+        "retraining": requested,
     }

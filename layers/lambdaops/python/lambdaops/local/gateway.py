@@ -1,4 +1,8 @@
-"""A local API Gateway: HTTP requests become REST proxy events for the declared routes."""
+"""A local API Gateway: HTTP requests become REST proxy events for the declared routes.
+
+One route exists only here: `POST /_local/schedules/{name}` runs a declared schedule's targets now
+(EventBridge fires them in AWS; locally nothing would), and answers when they have run.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -95,14 +99,20 @@ class LocalGateway(ThreadingHTTPServer):
         routes: tuple[Route, ...],
         functions: Mapping[str, LocalFunction],
         actor: str,
+        fire_schedule: Callable[[str], None] | None = None,
+        schedules: tuple[str, ...] = (),
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.routes = routes
         self.functions = functions
         self.actor = actor
+        self.fire_schedule = fire_schedule
+        self.schedules = schedules
 
     def dispatch(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         path = urlsplit(raw_path).path
+        if path.startswith(SCHEDULES_PATH) and method == "POST":
+            return self._fire(unquote(path.removeprefix(SCHEDULES_PATH)))
         found = match_route(self.routes, method, path)
         if found is None:
             if any(match_route(self.routes, other, path) for other in _METHODS):
@@ -114,8 +124,16 @@ class LocalGateway(ThreadingHTTPServer):
         event = proxy_event(route, params, method, raw_path, headers, body, self.actor)
         return self.functions[route.function].invoke(event)
 
+    def _fire(self, name: str) -> dict[str, Any]:
+        if self.fire_schedule is None or name not in self.schedules:
+            return _error(404, "ScheduleNotFound", f"no schedule named '{name}'")
+        self.fire_schedule(name)
+        body = json.dumps({"schedule": name, "fired": True})
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body}
+
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+SCHEDULES_PATH = "/_local/schedules/"
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -121,7 +121,14 @@ class LocalStack:
         install_lambda_invoke(functions)
         install_event_delivery()
         install_percentiles()
-        self._gateway = LocalGateway(("127.0.0.1", self.port), self.deployment.routes, functions, self.actor)
+        self._gateway = LocalGateway(
+            ("127.0.0.1", self.port),
+            self.deployment.routes,
+            functions,
+            self.actor,
+            fire_schedule=self.fire_schedule,
+            schedules=tuple(schedule.name for schedule in self.deployment.schedules),
+        )
         threading.Thread(target=self._gateway.serve_forever, name="local-api", daemon=True).start()
         self.info = LocalStackInfo(
             api_url=f"http://127.0.0.1:{self.port}",

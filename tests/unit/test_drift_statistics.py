@@ -267,7 +267,19 @@ def test_js_matches_its_formula_and_scipys_distance_within_its_bounds(pair: tupl
 
 
 def test_js_of_disjoint_counts_approaches_sqrt_ln_2() -> None:
-    # Callers pass proportions, so an empty bin holds 1e-4 rather than 0 and the bound is not reached.
+    # Through `proportions` (as PSI and KL get them) an empty bin holds 1e-4, so the bound is not reached.
     distance = jensen_shannon_distance(proportions([1000, 0]), proportions([0, 1000]))
     assert distance == pytest.approx(float(jensenshannon([1, 1e-4], [1e-4, 1])), rel=REL)
     assert math.sqrt(math.log(2)) - 0.01 < distance < math.sqrt(math.log(2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_count_pair(low=0).filter(lambda pair: sum(pair[0]) > 0 and sum(pair[1]) > 0))
+def test_jensen_shannon_of_raw_counts_with_empty_bins_equals_scipys(
+    pair: tuple[list[int], list[int]],
+) -> None:
+    """Evidently passes JS the plain shares, zeros included; 0 ln 0 counts as 0, as in scipy."""
+    reference = np.asarray(pair[0], dtype=np.float64)
+    current = np.asarray(pair[1], dtype=np.float64)
+    ours = jensen_shannon_distance(reference, current)
+    assert close(ours, float(jensenshannon(reference, current)), floor=1e-7)

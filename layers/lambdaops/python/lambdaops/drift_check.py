@@ -6,6 +6,13 @@ category feature (or a numeric one with at most 5 distinct values) gets the Jens
 the frequencies, both drifted at >= 0.1; with fewer reference values a numeric feature gets the two-sample
 KS test and a category feature the chi-square test, both drifted at p < 0.05. A model's `DriftPolicy` and
 a request's `MethodOverrides` choose otherwise, per feature or per kind.
+
+Where this differs from Evidently, on purpose: the reference side of KS and Wasserstein is the baseline's
+bounded sample (the full training column is never re-read); numeric PSI, KL and JS use the baseline's
+decile bins (Evidently bins reference and current together, which a stored baseline cannot); "few
+values" counts the reference's distinct values; a two-valued category gets chi-square, not a z-test; and
+chi-square is a two-sample test of homogeneity, where Evidently treats the reference counts as exact
+expectations (which flags identical data far more often than its significance level).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from lambdaops.errors import InvalidInput
 
 SMALL_REFERENCE = 1000
 FEW_VALUES = 5
+WASSERSTEIN_MIN_SCALE = 0.001
 
 
 def default_method(profile: NumericProfile | CategoryProfile) -> DriftMethod:
@@ -79,12 +87,10 @@ def _binned(method: DriftMethod, reference: Floats, current: Floats) -> tuple[fl
     reference, current = reference[both], current[both]
     if method == "chi_square":
         return statistics.chi_square_test(reference, current)
+    if method == "js":
+        return statistics.jensen_shannon_distance(reference, current), None
     ref, cur = statistics.proportions(reference), statistics.proportions(current)
-    measure = {
-        "psi": statistics.population_stability_index,
-        "kl": statistics.kl_divergence,
-        "js": statistics.jensen_shannon_distance,
-    }[method]
+    measure = statistics.population_stability_index if method == "psi" else statistics.kl_divergence
     return measure(ref, cur), None
 
 
@@ -104,7 +110,8 @@ def _numeric_test(
         current = np.sort(present)
         if method == "ks":
             return statistics.ks_test(reference, current)
-        scale = profile.std if profile.std else 1.0
+        # Evidently's floor: a constant reference still gives a finite, comparable distance.
+        scale = max(profile.std or 0.0, WASSERSTEIN_MIN_SCALE)
         return statistics.wasserstein_distance(reference, current) / scale, None
     if profile.values is not None:
         distinct, counts = np.unique(present, return_counts=True)

@@ -7,8 +7,9 @@ only what it is uniquely good at: the Kolmogorov distribution and the chi-square
 the exact small-sample KS p-value. `tests/unit/test_drift_statistics.py` checks every function against
 scipy (or a reference formula) with hypothesis.
 
-Binned methods (PSI, KL, Jensen-Shannon) turn counts into proportions and replace an empty bin's
-proportion by `EMPTY_BIN_PROPORTION`, as Evidently does, so the logarithms stay finite.
+PSI and KL replace an empty bin's proportion by `EMPTY_BIN_PROPORTION` so their logarithms stay finite
+(Evidently does the same unless a non-empty share is even smaller); Jensen-Shannon needs no such fill
+(0 log 0 is 0) and gets the plain shares, as in Evidently.
 """
 
 from __future__ import annotations
@@ -52,12 +53,18 @@ def kl_divergence(reference: Floats, current: Floats) -> float:
     return float(np.sum(p * np.log(p / q)))
 
 
+def _relative_entropy(p: Floats, q: Floats) -> float:
+    """sum(p ln(p / q)) where p > 0 (a zero share contributes nothing)."""
+    present = p > 0
+    return float(np.sum(p[present] * np.log(p[present] / q[present])))
+
+
 def jensen_shannon_distance(reference: Floats, current: Floats) -> float:
     """The square root of the Jensen-Shannon divergence, natural log (as `scipy.spatial.distance`)."""
     p, q = _normalized(reference), _normalized(current)
     mixture = (p + q) / 2
-    divergence = (np.sum(p * np.log(p / mixture)) + np.sum(q * np.log(q / mixture))) / 2
-    return math.sqrt(max(float(divergence), 0.0))
+    divergence = (_relative_entropy(p, mixture) + _relative_entropy(q, mixture)) / 2
+    return math.sqrt(max(divergence, 0.0))
 
 
 def _merged_cdfs(reference_sorted: Floats, current_sorted: Floats) -> tuple[Floats, Floats, Floats]:

@@ -9,12 +9,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdaops.deployment import METRICS_NAMESPACE
-
-
-def service_name(function: str) -> str:
-    """The `service` dimension Powertools puts on a function's metrics (its POWERTOOLS_SERVICE_NAME)."""
-    return f"lambdaops-{function}"
+from lambdaops.deployment import DEPLOYMENT, METRICS_NAMESPACE
+from lambdaops.drift_monitor import SCAN_FAILURES
+from lambdaops.prediction_telemetry import ARTIFACT_INTEGRITY_FAILURES
 
 
 def _alarm_on_any(
@@ -49,8 +46,8 @@ class Monitoring(Construct):
             "An artifact no longer matched its recorded sha256 and was refused.",
             cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
-                metric_name="ArtifactIntegrityFailures",
-                dimensions_map={"service": service_name("predict")},
+                metric_name=ARTIFACT_INTEGRITY_FAILURES,
+                dimensions_map={"service": DEPLOYMENT.function("predict").service_name},
                 statistic="Sum",
                 period=Duration.minutes(1),
             ),
@@ -62,8 +59,8 @@ class Monitoring(Construct):
             "A scheduled drift scan could not check a model; its captured traffic went unchecked.",
             cloudwatch.Metric(
                 namespace=METRICS_NAMESPACE,
-                metric_name="DriftScanFailures",
-                dimensions_map={"service": service_name("drift")},
+                metric_name=SCAN_FAILURES,
+                dimensions_map={"service": DEPLOYMENT.function("drift").service_name},
                 statistic="Sum",
                 period=Duration.hours(1),
             ),

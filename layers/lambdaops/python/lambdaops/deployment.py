@@ -88,6 +88,11 @@ class FunctionSpec:
     description: str = ""
 
     @property
+    def service_name(self) -> str:
+        """Its POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics and field of its logs."""
+        return f"lambdaops-{self.name}"
+
+    @property
     def code_dir(self) -> Path:
         return PROJECT_ROOT / "functions" / self.name
 
@@ -190,7 +195,7 @@ def function_environment(
         "LAMBDAOPS_EVENT_BUS_NAME": event_bus_name,
         "LAMBDAOPS_EVENT_SOURCE": DEPLOYMENT.event_source,
         "LAMBDAOPS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        "POWERTOOLS_SERVICE_NAME": f"lambdaops-{spec.name}",
+        "POWERTOOLS_SERVICE_NAME": spec.service_name,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
     if spec.starts_rollouts:

@@ -287,7 +287,13 @@ def test_scan_alerts_on_drift_asks_for_retraining_and_carries_on_past_a_failing_
     monitored: Api, trained: TrainedModel, alerts: Any, retraining_events: Any
 ) -> None:
     in_production(monitored, trained, name="no-baseline")
+    in_production(monitored, trained, name="garbled")
     in_production(monitored, trained, name="quiet")
+    assert (
+        monitored.call("POST", "/models/garbled/versions/1.0.0/baseline", {"rows": TRAINING.tolist()})[0]
+        == 201
+    )
+    put(monitored.resources, "captures/garbled/dt=2026-11-24/hour=00/x.jsonl", b"{not json\n")
     assert (
         monitored.call("POST", "/models/quiet/versions/1.0.0/baseline", {"rows": TRAINING.tolist()})[0] == 201
     )
@@ -299,7 +305,10 @@ def test_scan_alerts_on_drift_asks_for_retraining_and_carries_on_past_a_failing_
 
     assert [(report["model"], report["rows"]) for report in outcome["reports"]] == [(NAME, 2000)]
     assert outcome["reports"][0]["drifted_features"] == ["tenure_months", "usage_hours"]
-    assert [(f["model"], f["code"]) for f in outcome["failures"]] == [("no-baseline", "BaselineMissing")]
+    assert sorted((f["model"], f["code"]) for f in outcome["failures"]) == [
+        ("garbled", "DataUnreadable"),
+        ("no-baseline", "BaselineMissing"),
+    ]
     assert outcome["skipped"] == ["quiet"]
     assert outcome["alerts"] == 1 and outcome["retraining"] == [NAME]
     [alert] = alerts()

@@ -1,11 +1,15 @@
 """Baseline profiles: what a drift check needs of the training data, computed once.
 
 Per numeric feature: decile bin edges with the reference histogram (PSI, KL, JS, chi-square), a bounded
-uniform sample kept sorted (KS, Wasserstein), mean, population std, min, max, missing rate, and the
-value counts when the feature takes at most `DISCRETE_MAX_VALUES` values. Per category feature: the
-category frequencies. The sample bounds what a baseline costs to store and load (10,000 values is about
-200 KB of JSON per feature) at the price of the reference side's resolution: with 10,000 values an
-empirical CDF is within about 0.014 of the population's (DKW, 95%).
+sorted sample (KS, Wasserstein), mean, population std, min, max, missing rate, and the value counts when
+the feature takes at most `DISCRETE_MAX_VALUES` values. Per category feature: the category frequencies.
+
+The sample is every value when there are at most `sample_size` of them; otherwise it is `sample_size`
+evenly spaced order statistics (the values at quantiles (i + 1/2) / m), not a random draw: their
+empirical CDF is within 1/(2m) of the training data's everywhere, where a random sample's is only within
+about 1.36/sqrt(m) (DKW, 95%), so a check's KS and Wasserstein figures carry no sampling noise from the
+reference side. They are actual training values, so a discrete feature stays discrete. 10,000 values cost
+about 200 KB of JSON per feature.
 """
 
 from __future__ import annotations
@@ -24,9 +28,7 @@ QUANTILE_BINS = 10
 DISCRETE_MAX_VALUES = 20
 
 
-def _numeric_profile(
-    column: np.ndarray, rows: int, sample_size: int, rng: np.random.Generator
-) -> NumericProfile:
+def _numeric_profile(column: np.ndarray, rows: int, sample_size: int) -> NumericProfile:
     present = column[~np.isnan(column)]
     count = int(present.size)
     if count == 0:
@@ -43,7 +45,11 @@ def _numeric_profile(
         )
     edges = np.unique(np.quantile(present, np.linspace(0, 1, QUANTILE_BINS + 1)[1:-1]))
     histogram = np.bincount(np.searchsorted(edges, present, side="right"), minlength=edges.size + 1)
-    sample = rng.choice(present, sample_size, replace=False) if count > sample_size else present
+    if count > sample_size:
+        quantiles = (np.arange(sample_size) + 0.5) / sample_size
+        sample = np.quantile(present, quantiles, method="inverted_cdf")
+    else:
+        sample = present
     distinct, counts = np.unique(present, return_counts=True)
     values = (
         {repr(float(value)): int(n) for value, n in zip(distinct, counts, strict=True)}
@@ -76,7 +82,6 @@ def build_baseline(
     schema: InputSchema,
     columns: Columns | Mapping[str, Sequence[object]],
     sample_size: int = 10_000,
-    seed: int = 0,
     *,
     model: str = "",
     version: str = "",
@@ -91,13 +96,12 @@ def build_baseline(
             reason="missing_columns",
             features=data.missing,
         )
-    rng = np.random.default_rng(seed)
     profiles: dict[str, NumericProfile | CategoryProfile] = {}
     for feature in schema.features:
         if feature.type == "category":
             profiles[feature.name] = _category_profile(feature, data.category[feature.name], data.rows)
         else:
-            profiles[feature.name] = _numeric_profile(data.numeric[feature.name], data.rows, sample_size, rng)
+            profiles[feature.name] = _numeric_profile(data.numeric[feature.name], data.rows, sample_size)
     return Baseline(
         model=model,
         version=version,

@@ -172,10 +172,11 @@ class ColumnBuilder:
             allowed = _TEXT
         else:
             cells, allowed = values, _NUMBERS
-        types = set(map(type, cells))
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
             column = values.astype(np.float64, copy=False)
-        elif types <= allowed or (not text and all(t in allowed or issubclass(t, np.number) for t in types)):
+        elif (types := set(map(type, cells))) <= allowed or (
+            not text and all(t in allowed or issubclass(t, np.number) for t in types)
+        ):
             try:
                 column = np.array(cells, dtype=np.float64)  # None becomes NaN
             except ValueError:
@@ -186,7 +187,11 @@ class ColumnBuilder:
                 )
                 raise _refuse("expected a finite number", "not_finite", self.rows + row, name) from None
         else:
-            bad = next(i for i, value in enumerate(cells) if type(value) not in allowed)
+            bad = next(
+                i
+                for i, value in enumerate(cells)
+                if type(value) not in allowed and (text or not isinstance(value, np.number))
+            )
             raise _refuse(
                 f"expected a number, got {_kind(cells[bad])}", "not_a_number", self.rows + bad, name
             )

@@ -53,7 +53,7 @@ class NumericProfile(BaseModel):
     histogram: list[int]
     """Reference counts per bin; one more bin than inner edges."""
     sample: list[float]
-    """A uniform sample of the values without replacement, sorted; all of them when few."""
+    """Sorted: every value when few, else evenly spaced order statistics (see `drift_baseline`)."""
     values: dict[str, int] | None = None
     """Counts per distinct value (as `repr(float)`) when the feature takes few distinct values."""
 

@@ -56,6 +56,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+# No run-time network: Evidently's telemetry (used by its UI service only) stays off all the same.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("ITERATIVE_DO_NOT_TRACK", "do-not-track")
 sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
 
 from dependency_size import dependency_size, table  # noqa: E402

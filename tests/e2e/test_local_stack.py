@@ -196,6 +196,14 @@ def test_cli_round_trip(stack: RunningStack, tmp_path: Any) -> None:
     assert cli("predict", "cli-model", row, "--routing-key", "u1")["variant"] in ("control", "2.0.0")
     started = cli("canary", "cli-model", "2.0.0", "--steps", "50,100", "--interval-seconds", "3600")
     assert cli("canary", "cli-model")["execution_arn"] == started["execution_arn"]
+    training = tmp_path / "train.csv"
+    training.write_text("f0,f1,f2,f3\n" + "".join(f"{i % 7},{i % 5},{i % 3},{i % 11}\n" for i in range(300)))
+    baseline = cli("baseline", "cli-model", "1.0.0", "--file", str(training))
+    assert baseline["rows"] == 300
+    assert baseline["source"].startswith(f"s3://{stack.info['bucket']}/datasets/cli-model/uploads/")
+    report = cli("drift", "cli-model", "--rows", json.dumps([[9, 9, 9, 9]] * 50))
+    assert report["dataset_drift"] is True and report["version"] == "1.0.0"
+    assert [item["report_id"] for item in cli("drift", "cli-model")["items"]] == [report["report_id"]]
     failed = subprocess.run(
         [
             sys.executable,

@@ -39,15 +39,17 @@ def _client(args: argparse.Namespace) -> LambdaopsClient:
     return LambdaopsClient(url)
 
 
-def _upload(args: argparse.Namespace) -> str:
+def _upload(args: argparse.Namespace, folder: str = "models") -> str:
+    """Puts `--file` at `<folder>/<name>/uploads/<sha256><suffix>` in the bucket; returns its URI."""
     import boto3
 
     info = _info(args)
     bucket = args.bucket or info.get("bucket")
     if not bucket:
         sys.exit("--file needs --bucket (or a local stack's info file)")
-    data = Path(args.file).read_bytes()
-    key = f"models/{args.name}/uploads/{hashlib.sha256(data).hexdigest()}.onnx"
+    path = Path(args.file)
+    data = path.read_bytes()
+    key = f"{folder}/{args.name}/uploads/{hashlib.sha256(data).hexdigest()}{path.suffix}"
     local = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if info else {}
     s3 = boto3.client(
         "s3", endpoint_url=info.get("aws_endpoint_url"), region_name=info.get("region"), **local
@@ -111,6 +113,20 @@ def _run_demo(args: argparse.Namespace) -> None:
         stack.stop()
 
 
+def _data_source(command: argparse.ArgumentParser, required: bool) -> None:
+    source = command.add_mutually_exclusive_group(required=required)
+    source.add_argument("--data-uri", help="s3://<bucket>/... CSV or JSON Lines")
+    source.add_argument("--file", help="upload this CSV or JSON Lines file first")
+    source.add_argument("--rows", type=_json_arg, help="JSON list of rows, or @file")
+    command.add_argument("--bucket")
+
+
+def _data(args: argparse.Namespace) -> dict[str, Any]:
+    if args.rows is not None:
+        return {"rows": args.rows}
+    return {"data_uri": args.data_uri or _upload(args, folder="datasets")}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lambdaops", description=__doc__)
     parser.add_argument("--api-url", help="API base URL (default: $LAMBDAOPS_API_URL or the info file)")
@@ -132,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--description", default="")
     create.add_argument("--tag", action="append", default=[], help="key=value")
     create.add_argument("--policy", type=_json_arg, help="JSON or @file")
-    create.set_defaults(call=lambda c, a: c.create_model(a.name, a.description, _tags(a.tag), a.policy))
+    create.add_argument("--drift", type=_json_arg, help="the drift policy: JSON or @file")
+    create.set_defaults(
+        call=lambda c, a: c.create_model(a.name, a.description, _tags(a.tag), a.policy, a.drift)
+    )
 
     register = commands.add_parser("register", help="register a version")
     register.add_argument("name")
@@ -241,6 +260,26 @@ def build_parser() -> argparse.ArgumentParser:
                 max_p99_ms=a.max_p99_ms,
                 approved_by=a.approved_by,
             )
+        )
+    )
+
+    baseline = commands.add_parser("baseline", help="profile a version's training data for drift checks")
+    baseline.add_argument("name")
+    baseline.add_argument("version")
+    _data_source(baseline, required=True)
+    baseline.set_defaults(call=lambda c, a: c.create_baseline(a.name, a.version, **_data(a)))
+
+    drift = commands.add_parser("drift", help="check data for drift, or list past reports without data")
+    drift.add_argument("name")
+    _data_source(drift, required=False)
+    drift.add_argument("--version", help="the version whose baseline to use (default: production)")
+    drift.add_argument("--methods", type=_json_arg, help="JSON or @file")
+    drift.add_argument("--limit", type=int)
+    drift.set_defaults(
+        call=lambda c, a: (
+            c.check_drift(a.name, version=a.version, methods=a.methods, **_data(a))
+            if a.data_uri or a.file or a.rows is not None
+            else c.drift_history(a.name, a.limit)
         )
     )
 

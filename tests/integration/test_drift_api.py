@@ -212,6 +212,8 @@ def test_data_quality_findings_come_beside_drift(monitored: Api) -> None:
         (f"/models/{NAME}/drift", {"rows": [{"height": 1.0}]}, 400, "InvalidInput", "columns_disagree"),
         (f"/models/{NAME}/drift", {"rows": [[1, 2, 3, 4]], "methods": {"numeric": {"method": "z"}}}, 400,
          "ValidationError", None),
+        (f"/models/{NAME}/drift", {"rows": [[1, 2, 3, 4]], "methods": {"features": {"age": {"method": "ks"}}}
+                                   }, 400, "InvalidInput", "unknown_feature"),
         (f"/models/{NAME}/drift", {"data_uri": "s3://elsewhere/data.csv"}, 422, "DataUnreadable",
          "outside_bucket"),
     ],

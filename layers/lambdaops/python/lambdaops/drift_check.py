@@ -191,6 +191,14 @@ def check_drift(
 ) -> DriftResult:
     """Tests every feature present in the data; features absent from it are data-quality failures."""
     policy = policy or DriftPolicy()
+    unknown = sorted(set(overrides.features) - set(baseline.features)) if overrides else []
+    if unknown:
+        # A model's policy may name features of other versions; a request names this one's.
+        raise InvalidInput(
+            f"methods name feature(s) the version does not have: {', '.join(unknown)}",
+            reason="unknown_feature",
+            features=unknown,
+        )
     data = columns if isinstance(columns, Columns) else columns_from_mapping(baseline.input_schema, columns)
     findings = _Findings(policy)
     for name in data.missing:

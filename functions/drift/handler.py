@@ -73,15 +73,16 @@ def drift_history(name: str, limit: Annotated[int | None, Query(ge=1)] = None) -
 
 
 @tracer.capture_method
-def scheduled_scan(event: dict[str, Any]) -> dict[str, Any]:
+def scheduled_scan(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     schedule = parse(event=event, model=EventBridgeModel)
-    outcome = monitor.scan()
+    outcome = monitor.scan(seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
     logger.info(
         "drift scan finished",
         extra={
             "rule": schedule.resources,
             "reports": len(outcome.reports),
             "skipped": outcome.skipped,
+            "deferred": outcome.deferred,
             "failures": [failure.model_dump() for failure in outcome.failures],
             "alerts": outcome.alerts,
         },
@@ -93,5 +94,5 @@ def scheduled_scan(event: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("detail-type") == "Scheduled Event":
-        return scheduled_scan(event)
+        return scheduled_scan(event, context)
     return app.resolve(event, context)

@@ -387,3 +387,14 @@ def test_scan_over_traffic_the_predict_function_captured(monitored: Api, cache_d
     outcome = scan(monitored)
 
     assert [(report["rows"], report["dataset_drift"]) for report in outcome["reports"]] == [(1000, True)]
+
+
+def test_a_scan_short_of_time_defers_the_rest_and_reads_their_windows_next_time(monitored: Api) -> None:
+    capture(monitored.resources, NAME, "1.0.0", FRESH[:500])
+    monitor = monitored.functions["drift"].module().monitor
+
+    deferred = monitor.scan(seconds_left=lambda: 10.0)
+
+    assert (deferred.deferred, deferred.reports) == ([NAME], [])
+    resumed = monitor.scan(seconds_left=lambda: 300.0)
+    assert [report.rows for report in resumed.reports] == [500]

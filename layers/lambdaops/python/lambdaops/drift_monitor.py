@@ -52,6 +52,8 @@ DRIFT_SCORE = "DriftScore"
 FEATURE_DRIFTED = "FeatureDrifted"
 DATASET_DRIFT = "DatasetDrift"
 SCAN_FAILURES = "DriftScanFailures"
+SCAN_RESERVE_S = 60.0
+"""Time kept free at the end of a scan's invocation: about what one large model's check takes."""
 
 
 class DriftMetrics(Protocol):
@@ -209,11 +211,22 @@ class DriftMonitor:
         require_model(self._registry, name)
         return DriftHistory(items=self._index.reports(name, limit))
 
-    def scan(self) -> ScanOutcome:
+    def scan(self, seconds_left: Callable[[], float] | None = None) -> ScanOutcome:
+        """Scans each production model in turn; once less than `SCAN_RESERVE_S` of the invocation is
+        left, the rest are deferred (their cursors stay, so the next scan reads their windows)."""
         outcome = ScanOutcome(
-            started_at=_iso(self._clock()), reports=[], skipped=[], failures=[], alerts=0, retraining=[]
+            started_at=_iso(self._clock()),
+            reports=[],
+            skipped=[],
+            deferred=[],
+            failures=[],
+            alerts=0,
+            retraining=[],
         )
         for model in self._production_models():
+            if seconds_left is not None and seconds_left() < SCAN_RESERVE_S:
+                outcome.deferred.append(model.name)
+                continue
             try:
                 self._scan_model(model, outcome)
             except LambdaopsError as error:

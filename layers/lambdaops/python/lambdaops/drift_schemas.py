@@ -180,11 +180,13 @@ class ScanFailure(BaseModel):
 
 
 class ScanOutcome(BaseModel):
-    """What one scheduled scan did: per model, a report, a skip (no new traffic) or a failure."""
+    """What one scheduled scan did: per model, a report, a skip (no new traffic), a deferral (out of
+    time) or a failure."""
 
     started_at: str
     reports: list[DriftReportSummary]
     skipped: list[str]
+    deferred: list[str]
     failures: list[ScanFailure]
     alerts: int
     retraining: list[str]

@@ -51,10 +51,17 @@ def csv_bytes(rows: np.ndarray) -> bytes:
 
 
 def capture(resources: LocalResources, model: str, version: str, rows: np.ndarray) -> None:
-    """Captured traffic as the predict function writes it."""
+    """Captured traffic as the predict function writes it (NaN, for a test's missing values, as null)."""
     at = datetime.now(UTC)
     lines = [
-        json.dumps({"at": at.isoformat(), "model": model, "version": version, "features": record})
+        json.dumps(
+            {
+                "at": at.isoformat(),
+                "model": model,
+                "version": version,
+                "features": {name: None if np.isnan(value) else value for name, value in record.items()},
+            }
+        )
         for record in records(rows)
     ]
     key = f"captures/{model}/dt={at:%Y-%m-%d}/hour={at:%H}/{uuid.uuid4()}.jsonl"
@@ -398,3 +405,22 @@ def test_a_scan_short_of_time_defers_the_rest_and_reads_their_windows_next_time(
     assert (deferred.deferred, deferred.reports) == ([NAME], [])
     resumed = monitor.scan(seconds_left=lambda: 300.0)
     assert [report.rows for report in resumed.reports] == [500]
+
+
+def test_a_data_quality_failure_alone_is_alerted_without_retraining_when_the_policy_says_no(
+    api: Api, trained: TrainedModel, alerts: Any, retraining_events: Any
+) -> None:
+    in_production(api, trained)  # the default policy: no retraining
+    assert api.call("POST", f"/models/{NAME}/versions/1.0.0/baseline", {"rows": TRAINING.tolist()})[0] == 201
+    rows = FRESH[:400].copy()
+    rows[:200, 1] = np.nan  # half of monthly_spend goes missing (null in the captures)
+    capture(api.resources, NAME, "1.0.0", rows)
+
+    outcome = scan(api)
+
+    assert [(r["dataset_drift"], r["data_quality_failed"]) for r in outcome["reports"]] == [(False, True)]
+    [alert] = alerts()
+    assert alert["Subject"] == f"lambdaops: {NAME} 1.0.0: 1 data-quality failure(s)"
+    [failure] = json.loads(alert["Message"])["data_quality_failures"]
+    assert (failure["check"], failure["feature"], failure["value"]) == ("missing_rate", "monthly_spend", 0.5)
+    assert outcome["retraining"] == [] and retraining_events() == []

@@ -14,6 +14,17 @@ from lambdaops.drift_monitor import SCAN_FAILURES
 from lambdaops.prediction_telemetry import ARTIFACT_INTEGRITY_FAILURES
 
 
+def _failures(metric_name: str, function: str, period: Duration) -> cloudwatch.Metric:
+    """The sum of a count a function emits through Powertools (dimension `service`)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"service": DEPLOYMENT.function(function).service_name},
+        statistic="Sum",
+        period=period,
+    )
+
+
 def _alarm_on_any(
     scope: Construct, construct_id: str, description: str, metric: cloudwatch.IMetric
 ) -> cloudwatch.Alarm:
@@ -44,26 +55,14 @@ class Monitoring(Construct):
             self,
             "ArtifactIntegrityAlarm",
             "An artifact no longer matched its recorded sha256 and was refused.",
-            cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=ARTIFACT_INTEGRITY_FAILURES,
-                dimensions_map={"service": DEPLOYMENT.function("predict").service_name},
-                statistic="Sum",
-                period=Duration.minutes(1),
-            ),
+            _failures(ARTIFACT_INTEGRITY_FAILURES, "predict", Duration.minutes(1)),
         )
         # The scan runs hourly: one failed scan in the hour it ran is worth waking someone for.
         self.drift_scan_alarm = _alarm_on_any(
             self,
             "DriftScanFailuresAlarm",
             "A scheduled drift scan could not check a model; its captured traffic went unchecked.",
-            cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=SCAN_FAILURES,
-                dimensions_map={"service": DEPLOYMENT.function("drift").service_name},
-                statistic="Sum",
-                period=Duration.hours(1),
-            ),
+            _failures(SCAN_FAILURES, "drift", Duration.hours(1)),
         )
         self.dead_letter_alarm = _alarm_on_any(
             self,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,6 +13,7 @@ import boto3
 import numpy as np
 import pytest
 
+from lambdaops.local.demo import csv_bytes, shifted
 from lambdaops.local.resources import LocalResources
 from lambdaops.local.sample_models import FEATURES, TrainedModel, synthetic_dataset
 
@@ -25,14 +24,6 @@ TRAINING = synthetic_dataset(4000, seed=7)[0]
 FRESH = synthetic_dataset(2000, seed=21)[0]
 
 
-def shifted(rows: np.ndarray) -> np.ndarray:
-    """Tenure one std later and usage twice as spread: two of the four features drift."""
-    moved = rows.copy()
-    moved[:, 0] += 1.0
-    moved[:, 3] *= 2.0
-    return moved
-
-
 def records(rows: np.ndarray) -> list[dict[str, float]]:
     return [dict(zip(FEATURES, map(float, row), strict=True)) for row in rows]
 
@@ -40,14 +31,6 @@ def records(rows: np.ndarray) -> list[dict[str, float]]:
 def put(resources: LocalResources, key: str, body: bytes) -> str:
     boto3.client("s3").put_object(Bucket=resources.bucket_name, Key=key, Body=body)
     return f"s3://{resources.bucket_name}/{key}"
-
-
-def csv_bytes(rows: np.ndarray) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(FEATURES)
-    writer.writerows(rows.tolist())
-    return buffer.getvalue().encode()
 
 
 def capture(resources: LocalResources, model: str, version: str, rows: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lambdaops.alerts import AlertPublisher
+from lambdaops.artifacts import Artifact
 from lambdaops.drift_baseline import build_baseline
 from lambdaops.drift_check import check_drift
 from lambdaops.drift_columns import (
@@ -31,6 +32,7 @@ from lambdaops.drift_schemas import (
     Baseline,
     BaselineRequest,
     BaselineSummary,
+    CategoryProfile,
     DataSource,
     DriftHistory,
     DriftReport,
@@ -41,7 +43,7 @@ from lambdaops.drift_schemas import (
     ScanOutcome,
     Trigger,
 )
-from lambdaops.drift_store import CapturedObject, DataObject, DriftIndex, DriftObjects, ScanCursor
+from lambdaops.drift_store import CapturedObject, DriftIndex, DriftObjects, ScanCursor
 from lambdaops.errors import BaselineMissing, LambdaopsError, NoProductionVersion
 from lambdaops.model_changes import RegistryStore
 from lambdaops.registry import require_model, require_version, require_version_of
@@ -72,14 +74,14 @@ def _iso(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_data_object(schema: InputSchema, data: DataObject) -> Columns:
+def parse_data_object(schema: InputSchema, data: Artifact) -> Columns:
     """CSV or JSON Lines, by the key's suffix, else by whether the first character opens a JSON value."""
     key = data.key.lower()
     if key.endswith(".csv"):
-        return columns_from_csv(schema, data.body)
-    if key.endswith((".jsonl", ".ndjson", ".json")) or data.body.lstrip()[:1] in (b"{", b"["):
-        return columns_from_json_lines(schema, data.body)
-    return columns_from_csv(schema, data.body)
+        return columns_from_csv(schema, data.data)
+    if key.endswith((".jsonl", ".ndjson", ".json")) or data.data.lstrip()[:1] in (b"{", b"["):
+        return columns_from_json_lines(schema, data.data)
+    return columns_from_csv(schema, data.data)
 
 
 def captured_rows(objects: Iterable[CapturedObject], version: str, max_rows: int) -> list[Any]:
@@ -97,33 +99,17 @@ def captured_rows(objects: Iterable[CapturedObject], version: str, max_rows: int
 
 
 def summarize_baseline(baseline: Baseline, uri: str) -> BaselineSummary:
-    features = {}
-    for name, profile in baseline.features.items():
-        if profile.kind == "numeric":
-            features[name] = FeatureSummary(
-                kind="numeric",
-                count=profile.count,
-                missing_rate=profile.missing_rate,
-                mean=profile.mean,
-                std=profile.std,
-                min=profile.min,
-                max=profile.max,
-            )
-        else:
-            features[name] = FeatureSummary(
-                kind="category",
-                count=profile.count,
-                missing_rate=profile.missing_rate,
-                categories=len(profile.frequencies),
-            )
-    return BaselineSummary(
-        model=baseline.model,
-        version=baseline.version,
-        created_at=baseline.created_at,
-        rows=baseline.rows,
-        source=baseline.source,
-        baseline_uri=uri,
-        features=features,
+    shown = set(FeatureSummary.model_fields)
+    features = {
+        name: FeatureSummary.model_validate(
+            profile.model_dump(include=shown)
+            | ({"categories": len(profile.frequencies)} if isinstance(profile, CategoryProfile) else {})
+        )
+        for name, profile in baseline.features.items()
+    }
+    return BaselineSummary.model_validate(
+        baseline.model_dump(include=set(BaselineSummary.model_fields))
+        | {"baseline_uri": uri, "features": features}
     )
 
 

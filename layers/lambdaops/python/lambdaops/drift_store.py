@@ -25,14 +25,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
+from lambdaops.artifacts import Artifact, S3ArtifactStore
 from lambdaops.drift_schemas import Baseline, DriftReport, DriftReportSummary
-from lambdaops.errors import DataTooLarge, DataUnreadable
-
-
-@dataclass(frozen=True)
-class DataObject:
-    key: str
-    body: bytes
+from lambdaops.errors import ArtifactInvalid, ArtifactTooLarge, DataTooLarge, DataUnreadable
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,9 @@ class DriftObjects(Protocol):
 
     def put_report(self, report: DriftReport) -> None: ...
 
-    def read(self, uri: str, max_bytes: int) -> DataObject: ...
+    def read(self, uri: str, max_bytes: int) -> Artifact:
+        """The object at `uri` in the bucket, size-checked and pinned to the version measured."""
+        ...
 
     def captures(self, model: str, after: ScanCursor | None, max_bytes: int) -> list[CapturedObject]:
         """Captured-traffic objects of `model` new since `after`, newest first, until the sum of their
@@ -102,9 +99,13 @@ class S3DriftObjects:
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
         self._bucket = bucket
+        self._objects = S3ArtifactStore(client, bucket)
 
     def _uri(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
+
+    def _key(self, uri: str) -> str:
+        return uri.removeprefix(self._uri(""))
 
     def baseline_uri(self, model: str, version: str) -> str:
         return self._uri(f"models/{model}/baselines/{version}.json")
@@ -115,7 +116,7 @@ class S3DriftObjects:
         return uri
 
     def get_baseline(self, model: str, version: str) -> Baseline | None:
-        key = self.baseline_uri(model, version).removeprefix(self._uri(""))
+        key = self._key(self.baseline_uri(model, version))
         try:
             body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         except ClientError as error:
@@ -131,33 +132,25 @@ class S3DriftObjects:
         self._put(report.report_uri, report.model_dump_json().encode())
 
     def _put(self, uri: str, body: bytes) -> None:
-        key = uri.removeprefix(self._uri(""))
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        self._s3.put_object(
+            Bucket=self._bucket, Key=self._key(uri), Body=body, ContentType="application/json"
+        )
 
-    def read(self, uri: str, max_bytes: int) -> DataObject:
+    def read(self, uri: str, max_bytes: int) -> Artifact:
         if not uri.startswith(self._uri("")):
             raise DataUnreadable(
                 f"data_uri must be in the artifacts bucket: s3://{self._bucket}/...",
                 reason="outside_bucket",
                 data_uri=uri,
             )
-        key = uri.removeprefix(self._uri(""))
         try:
-            head = self._s3.head_object(Bucket=self._bucket, Key=key)
-            if head["ContentLength"] > max_bytes:
-                raise DataTooLarge(
-                    f"the data object is {head['ContentLength']} bytes; the limit is {max_bytes}",
-                    size_bytes=head["ContentLength"],
-                    max_bytes=max_bytes,
-                )
-            # Pinned to the version measured, so a concurrent overwrite cannot slip past the size check.
-            pinned = {"VersionId": head["VersionId"]} if head.get("VersionId") else {}
-            reply = self._s3.get_object(Bucket=self._bucket, Key=key, **pinned)
-        except ClientError as error:
-            if _not_found(error):
-                raise DataUnreadable(f"no object at {uri}", reason="missing", data_uri=uri) from error
-            raise
-        return DataObject(key=key, body=reply["Body"].read())
+            return self._objects.fetch(self._key(uri), max_bytes)
+        except ArtifactTooLarge as error:
+            size = error.details["size_bytes"]
+            message = f"the data object is {size} bytes; the limit is {max_bytes}"
+            raise DataTooLarge(message, **error.details) from error
+        except ArtifactInvalid as error:  # `fetch` refuses only a missing object
+            raise DataUnreadable(f"no object at {uri}", reason="missing", data_uri=uri) from error
 
     def captures(self, model: str, after: ScanCursor | None, max_bytes: int) -> list[CapturedObject]:
         prefix = f"captures/{model}/"

@@ -225,7 +225,7 @@ def run_traffic_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = p
     }
 
 
-def _shifted(rows: Any) -> Any:
+def shifted(rows: Any) -> Any:
     """Customers who stay a year longer and use the product twice as unevenly: two features drift."""
     moved = rows.copy()
     moved[:, 0] += 1.0
@@ -233,7 +233,7 @@ def _shifted(rows: Any) -> Any:
     return moved
 
 
-def _csv(rows: Any) -> bytes:
+def csv_bytes(rows: Any) -> bytes:
     import csv
     import io
 
@@ -304,7 +304,7 @@ def run_drift_demo(
     production = client.get_model(MODEL)["production_version"]
     training, _ = synthetic_dataset(4000, seed=7)
     key = f"datasets/{MODEL}/train.csv"
-    s3.put_object(Bucket=bucket, Key=key, Body=_csv(training))
+    s3.put_object(Bucket=bucket, Key=key, Body=csv_bytes(training))
     say(f"13. baseline for {production} from its training data, s3://{bucket}/{key}")
     baseline = client.create_baseline(MODEL, production, data_uri=f"s3://{bucket}/{key}")
     say(f"   {baseline['rows']} rows profiled, stored at {baseline['baseline_uri']}")
@@ -315,7 +315,7 @@ def run_drift_demo(
     say(f"   dataset drift: {passed['dataset_drift']}; {_features(passed)}")
 
     say("15. drift check on 2,000 shifted rows (longer tenure, more spread in usage)")
-    flagged = client.check_drift(MODEL, rows=_shifted(fresh).tolist())
+    flagged = client.check_drift(MODEL, rows=shifted(fresh).tolist())
     share = f"{flagged['drift_share']:.0%} of features"
     say(f"   dataset drift: {flagged['dataset_drift']} ({share}); {_features(flagged)}")
     for finding in flagged["data_quality"]:
@@ -333,7 +333,7 @@ def run_drift_demo(
 
     retraining = _queue(aws, on_retraining)
     captured_before = _captured_rows(s3, bucket)
-    traffic = _shifted(synthetic_dataset(2000, seed=33)[0])
+    traffic = shifted(synthetic_dataset(2000, seed=33)[0])
     for start in range(0, len(traffic), 250):
         client.predict(MODEL, traffic[start : start + 250].tolist())
     _wait_for_captures(s3, bucket, captured_before + len(traffic))

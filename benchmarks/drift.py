@@ -513,7 +513,8 @@ def memory(baseline: Baseline) -> None:
         ],
     )
     print(
-        "  RSS: the interpreter with numpy, scipy and pydantic imported, the baseline read from its"
+        "  RSS: the interpreter with numpy and pydantic imported (scipy only if a test needs it), the"
+        " baseline read from its"
         f" {baseline_mib:.1f} MiB of JSON,\n  and the current columns themselves"
         f" ({figures['column_bytes'] / 2**20:.0f} MiB of arrays, plus the category strings they share)."
         "\n  tracemalloc: the most that the call's own allocations (numpy's included) held at once,"

@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
 
-from lambdaops.deployment import DEPLOYMENT  # noqa: E402
+from lambdaops_tools.deployment import DEPLOYMENT  # noqa: E402
 
 
 def table(title: str, header: tuple[str, ...], lines: list[tuple[Any, ...]]) -> None:

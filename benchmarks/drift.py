@@ -63,10 +63,10 @@ sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
 
 from dependency_size import dependency_size, table  # noqa: E402
 
-from lambdaops.drift_baseline import build_baseline  # noqa: E402
-from lambdaops.drift_check import check_drift  # noqa: E402
-from lambdaops.drift_schemas import Baseline, DriftResult  # noqa: E402
-from lambdaops.schemas import Feature, InputSchema  # noqa: E402
+from lambdaops.monitoring.drift.baseline import build_baseline  # noqa: E402
+from lambdaops.monitoring.drift.check import check_drift  # noqa: E402
+from lambdaops.monitoring.drift.schemas import Baseline, DriftResult  # noqa: E402
+from lambdaops.registry.schemas import Feature, InputSchema  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
 SEED = 7

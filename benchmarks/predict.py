@@ -44,13 +44,13 @@ sys.path.insert(0, str(ROOT / "layers" / "lambdaops" / "python"))
 
 from dependency_size import dependency_size, table  # noqa: E402
 
-from lambdaops import aws_clients  # noqa: E402
-from lambdaops.deployment import DEPLOYMENT  # noqa: E402
-from lambdaops.local.gateway import match_route, proxy_event  # noqa: E402
-from lambdaops.local.local_runtime import LocalFunction, LocalLambdaContext  # noqa: E402
-from lambdaops.local.resources import LocalResources, create_local_resources  # noqa: E402
-from lambdaops.local.sample_models import export_mlp  # noqa: E402
-from lambdaops.registry_store import DynamoRegistryStore  # noqa: E402
+from lambdaops.aws import clients as aws_clients  # noqa: E402
+from lambdaops.aws.registry_store import DynamoRegistryStore  # noqa: E402
+from lambdaops_tools.demo.sample_models import export_mlp  # noqa: E402
+from lambdaops_tools.deployment import DEPLOYMENT  # noqa: E402
+from lambdaops_tools.local.gateway import match_route, proxy_event  # noqa: E402
+from lambdaops_tools.local.local_runtime import LocalFunction, LocalLambdaContext  # noqa: E402
+from lambdaops_tools.local.resources import LocalResources, create_local_resources  # noqa: E402
 
 WIDTH = 16
 HIDDEN = (256, 1024, 2048, 4096)
@@ -370,8 +370,8 @@ def throughput(api_url: str, name: str, seconds: float = 3.0) -> None:
 
 
 def local_stack_figures() -> None:
-    from lambdaops.client import LambdaopsClient
-    from lambdaops.local.stack import LocalStack
+    from lambdaops_tools.client import LambdaopsClient
+    from lambdaops_tools.local.stack import LocalStack
 
     stack = LocalStack()
     info = stack.start()

@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 
-from lambdaops.deployment import PYTHON_RUNTIME
+from lambdaops_tools.deployment import PYTHON_RUNTIME
 
 # Wheels for the Lambda runtime's interpreter and CPU, whatever the host runs. pip does not widen a
 # manylinux tag to older glibc versions, so name each one Lambda's Amazon Linux 2023 (glibc 2.34) runs:

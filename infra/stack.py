@@ -15,7 +15,7 @@ from infra.components.monitoring import Monitoring
 from infra.components.rollouts import StateMachines
 from infra.components.schedules import Schedules
 from infra.components.storage import Storage
-from lambdaops.deployment import DEPLOYMENT, Deployment
+from lambdaops_tools.deployment import DEPLOYMENT, Deployment
 
 STACK_NAME = "Lambdaops"
 

@@ -15,37 +15,33 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdaops import aws_clients
-from lambdaops.alerts import SnsAlerts
-from lambdaops.drift_monitor import DriftMonitor
-from lambdaops.drift_schemas import BaselineRequest, DriftRequest
-from lambdaops.drift_store import DynamoDriftIndex, S3DriftObjects
-from lambdaops.http_api import build_resolver, json_response, page_limit
-from lambdaops.prediction_telemetry import EmfMetrics
-from lambdaops.registry_events import EventBridgePublisher
-from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.retraining import EventRetraining, RetrainingRequests, StateMachineRetraining
-from lambdaops.settings import Settings
+from lambdaops.aws import clients
+from lambdaops.aws.drift_index import DynamoDriftIndex
+from lambdaops.aws.drift_objects import S3DriftObjects
+from lambdaops.aws.sns_alerts import SnsAlerts
+from lambdaops.aws.step_functions import StateMachineRetraining
+from lambdaops.monitoring.drift.monitor import DriftMonitor
+from lambdaops.monitoring.drift.retraining import EventRetraining, RetrainingRequests
+from lambdaops.monitoring.drift.schemas import BaselineRequest, DriftRequest
+from lambdaops.runtime import wiring
+from lambdaops.runtime.http import build_resolver, json_response, page_limit
+from lambdaops.runtime.metrics import EmfMetrics
+from lambdaops.runtime.settings import DriftSettings
 
 logger = Logger()
 tracer = Tracer()
 app = build_resolver(logger)
-settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
-assert settings.alerts_topic_arn, (
-    "the drift function publishes alerts: LAMBDAOPS_ALERTS_TOPIC_ARN is required"
-)
+settings = DriftSettings()  # type: ignore[call-arg]  # fields come from the environment
 retraining: RetrainingRequests = (
-    StateMachineRetraining(aws_clients.client("stepfunctions"), settings.training_state_machine_arn)
+    StateMachineRetraining(clients.client("stepfunctions"), settings.training_state_machine_arn)
     if settings.training_state_machine_arn
-    else EventRetraining(
-        EventBridgePublisher(aws_clients.client("events"), settings.event_bus_name, settings.event_source)
-    )
+    else EventRetraining(wiring.event_publisher(settings))
 )
 monitor = DriftMonitor(
-    registry=DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name),
-    objects=S3DriftObjects(aws_clients.client("s3"), settings.bucket_name),
-    index=DynamoDriftIndex(aws_clients.client("dynamodb"), settings.table_name),
-    alerts=SnsAlerts(aws_clients.client("sns"), settings.alerts_topic_arn),
+    registry=wiring.registry_store(settings),
+    objects=S3DriftObjects(clients.client("s3"), settings.bucket_name),
+    index=DynamoDriftIndex(clients.client("dynamodb"), settings.table_name),
+    alerts=SnsAlerts(clients.client("sns"), settings.alerts_topic_arn),
     retraining=retraining,
     metrics=EmfMetrics(settings.metrics_namespace, service=logger.service),
     log=logger,

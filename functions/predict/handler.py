@@ -13,23 +13,23 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdaops import aws_clients
-from lambdaops.artifacts import S3ArtifactStore
-from lambdaops.capture import CaptureWriter, s3_put_object
-from lambdaops.http_api import build_resolver, json_response
-from lambdaops.model_cache import ModelCache
-from lambdaops.prediction_telemetry import EmfMetrics
-from lambdaops.predictor import Predictor, parse_predict_request
-from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.settings import Settings
+from lambdaops.aws import clients
+from lambdaops.aws.s3_artifacts import s3_put_object
+from lambdaops.runtime import wiring
+from lambdaops.runtime.http import build_resolver, json_response, parse_body
+from lambdaops.runtime.metrics import EmfMetrics
+from lambdaops.runtime.settings import PredictSettings
+from lambdaops.serving.capture import CaptureWriter
+from lambdaops.serving.model_cache import ModelCache
+from lambdaops.serving.predictor import Predictor
+from lambdaops.serving.schemas import PredictRequest
 
 logger = Logger()
 app = build_resolver(logger)
-settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
+settings = PredictSettings()  # type: ignore[call-arg]  # fields come from the environment
 metrics = EmfMetrics(settings.metrics_namespace, service=logger.service)
-s3 = aws_clients.client("s3")
 models = ModelCache(
-    artifacts=S3ArtifactStore(s3, settings.bucket_name),
+    artifacts=wiring.artifact_store(settings),
     bucket=settings.bucket_name,
     cache_dir=Path(settings.artifact_cache_dir),
     budget_bytes=settings.model_cache_mb * 1024 * 1024,
@@ -37,9 +37,9 @@ models = ModelCache(
     metrics=metrics,
     log=logger,
 )
-capture = CaptureWriter(s3_put_object(s3, settings.bucket_name), metrics, log=logger)
+capture = CaptureWriter(s3_put_object(clients.client("s3"), settings.bucket_name), metrics, log=logger)
 predictor = Predictor(
-    registry=DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name),
+    registry=wiring.registry_store(settings),
     models=models,
     capture=capture,
     metrics=metrics,
@@ -48,12 +48,12 @@ predictor = Predictor(
     capture_sample_rate=settings.capture_sample_rate,
     log=logger,
 )
-predictor.preload(name.strip() for name in settings.preload_models.split(",") if name.strip())
+predictor.preload(settings.preloaded)
 
 
 @app.post("/models/<name>/predict")
 def predict(name: str) -> Response[Any]:
-    request = parse_predict_request(app.current_event.decoded_body)
+    request = parse_body(PredictRequest, app.current_event.decoded_body)
     return json_response(predictor.predict(name, request))
 
 

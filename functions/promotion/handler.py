@@ -10,35 +10,25 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdaops import aws_clients
-from lambdaops.canary import CanaryRollouts
-from lambdaops.http_api import build_resolver, caller, json_response
-from lambdaops.promotion import Promotion
-from lambdaops.registry_events import EventBridgePublisher
-from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.rollout_adapters import StepFunctionsRollouts
-from lambdaops.rollout_store import DynamoRolloutStore
-from lambdaops.schemas import CanaryRequest, RollbackRequest, StageChangeRequest, TrafficSplit
-from lambdaops.settings import Settings
+from lambdaops.aws import clients
+from lambdaops.aws.step_functions import StepFunctionsRollouts
+from lambdaops.promotion.canary import CanaryStarts
+from lambdaops.promotion.schemas import CanaryRequest, RollbackRequest, StageChangeRequest
+from lambdaops.registry.schemas import TrafficSplit
+from lambdaops.runtime import wiring
+from lambdaops.runtime.http import build_resolver, caller, json_response
+from lambdaops.runtime.settings import PromotionSettings
 
 logger = Logger()
 tracer = Tracer()
 # Ephemeral: Powertools Metrics share one set per process, and locally functions share a process.
 metrics = EphemeralMetrics()
 app = build_resolver(logger)
-settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
-store = DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name)
-promotion = Promotion(
-    store=store,
-    events=EventBridgePublisher(aws_clients.client("events"), settings.event_bus_name, settings.event_source),
-)
-canaries = CanaryRollouts(
-    store=store,
-    rollouts=DynamoRolloutStore(aws_clients.client("dynamodb"), settings.table_name),
-    promotion=promotion,
-    runner=StepFunctionsRollouts(
-        aws_clients.client("stepfunctions"), settings.rollout_state_machine_arn or ""
-    ),
+settings = PromotionSettings()  # type: ignore[call-arg]  # fields come from the environment
+records = wiring.rollout_records(settings)
+promotion = records.promotion
+canaries = CanaryStarts(
+    records, StepFunctionsRollouts(clients.client("stepfunctions"), settings.rollout_state_machine_arn)
 )
 
 

@@ -10,26 +10,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdaops import aws_clients
-from lambdaops.artifacts import S3ArtifactStore
-from lambdaops.http_api import build_resolver, caller, json_response, page_limit
-from lambdaops.registry import Registry
-from lambdaops.registry_events import EventBridgePublisher
-from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.schemas import CreateModelRequest, RegisterVersionRequest, UpdateVersionRequest
-from lambdaops.settings import Settings
-from lambdaops.stages import Stage
+from lambdaops.registry.catalog import Registry
+from lambdaops.registry.schemas import CreateModelRequest, RegisterVersionRequest, UpdateVersionRequest
+from lambdaops.registry.stages import Stage
+from lambdaops.runtime import wiring
+from lambdaops.runtime.http import build_resolver, caller, json_response, page_limit
+from lambdaops.runtime.settings import RegistrySettings
 
 logger = Logger()
 tracer = Tracer()
 # Ephemeral: Powertools Metrics share one set per process, and locally functions share a process.
 metrics = EphemeralMetrics()
 app = build_resolver(logger)
-settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
+settings = RegistrySettings()  # type: ignore[call-arg]  # fields come from the environment
 registry = Registry(
-    store=DynamoRegistryStore(aws_clients.client("dynamodb"), settings.table_name),
-    artifacts=S3ArtifactStore(aws_clients.client("s3"), settings.bucket_name),
-    events=EventBridgePublisher(aws_clients.client("events"), settings.event_bus_name, settings.event_source),
+    store=wiring.registry_store(settings),
+    artifacts=wiring.artifact_store(settings),
+    events=wiring.event_publisher(settings),
     bucket=settings.bucket_name,
     max_artifact_bytes=settings.max_artifact_bytes,
 )

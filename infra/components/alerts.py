@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from lambdaops.deployment import TopicSpec
+from lambdaops_tools.deployment import TopicSpec
 
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 

@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from lambdaops.deployment import Deployment, Route
+from lambdaops_tools.deployment import Deployment, Route
 
 STAGE_NAME = "v1"
 

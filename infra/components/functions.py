@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.layer_bundling import layer_bundling_options
-from lambdaops.deployment import (
+from lambdaops_tools.deployment import (
     PYTHON_RUNTIME,
     DependencySet,
     Deployment,
@@ -21,8 +21,8 @@ from lambdaops.deployment import (
     function_environment,
 )
 
-# The local stack (moto seams, sample models) never runs in Lambda; build metadata is not code.
-LAMBDAOPS_LAYER_EXCLUDE = ["python/lambdaops/local", "**/__pycache__", "**/*.pyc", "python/*.egg-info"]
+# Bytecode and build metadata are not code.
+LAMBDAOPS_LAYER_EXCLUDE = ["**/__pycache__", "**/*.pyc", "python/*.egg-info"]
 CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)

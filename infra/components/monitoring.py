@@ -9,9 +9,9 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdaops.deployment import DEPLOYMENT, METRICS_NAMESPACE
-from lambdaops.drift_monitor import SCAN_FAILURES
-from lambdaops.prediction_telemetry import ARTIFACT_INTEGRITY_FAILURES
+from lambdaops.monitoring.drift.monitor import SCAN_FAILURES
+from lambdaops.serving.telemetry import ARTIFACT_INTEGRITY_FAILURES
+from lambdaops_tools.deployment import DEPLOYMENT, METRICS_NAMESPACE
 
 
 def _failures(metric_name: str, function: str, period: Duration) -> cloudwatch.Metric:

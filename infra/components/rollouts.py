@@ -10,7 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from lambdaops.deployment import Deployment, StateMachineSpec
+from lambdaops_tools.deployment import Deployment, StateMachineSpec
 
 
 class StateMachines(Construct):

@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.functions import construct_name
-from lambdaops.deployment import Deployment, ScheduleSpec
+from lambdaops_tools.deployment import Deployment, ScheduleSpec
 
 # A scheduled run older than an hour is superseded by the next one; retrying it would only overlap.
 MAX_EVENT_AGE = cdk.Duration.hours(1)

@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambdaops.deployment import BucketSpec, TableSpec
+from lambdaops_tools.deployment import BucketSpec, TableSpec
 
 
 def _string(name: str) -> dynamodb.Attribute:

@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdaops.client import LambdaopsClient
-from lambdaops.local.stack import free_port
+from lambdaops_tools.client import LambdaopsClient
+from lambdaops_tools.local.stack import free_port
 
 
 class RunningStack:
@@ -52,7 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         [
             sys.executable,
             "-m",
-            "lambdaops.cli",
+            "lambdaops_tools.cli",
             "--info-file",
             str(info_file),
             "local",

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lambdaops.client import ApiError, LambdaopsClient
-from lambdaops.local.demo import MODEL, run_demo, run_drift_demo, run_traffic_demo
-from lambdaops.local.sample_models import train_logistic_regression
+from lambdaops_tools.client import ApiError, LambdaopsClient
+from lambdaops_tools.demo.sample_models import train_logistic_regression
+from lambdaops_tools.demo.story import MODEL, run_demo, run_drift_demo, run_traffic_demo
 
 from .conftest import RunningStack
 
@@ -147,7 +147,7 @@ def test_http_errors_have_the_contract_shape(stack: RunningStack) -> None:
 def test_cli_round_trip(stack: RunningStack, tmp_path: Any) -> None:
     def cli(*args: str) -> Any:
         done = subprocess.run(
-            [sys.executable, "-m", "lambdaops.cli", "--info-file", str(stack.info_file), *args],
+            [sys.executable, "-m", "lambdaops_tools.cli", "--info-file", str(stack.info_file), *args],
             capture_output=True,
             text=True,
             timeout=120,
@@ -208,7 +208,7 @@ def test_cli_round_trip(stack: RunningStack, tmp_path: Any) -> None:
         [
             sys.executable,
             "-m",
-            "lambdaops.cli",
+            "lambdaops_tools.cli",
             "--info-file",
             str(stack.info_file),
             "show",

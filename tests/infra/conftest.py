@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from lambdaops.deployment import PROJECT_ROOT
+from lambdaops_tools.deployment import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from aws_cdk.assertions import Template

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdaops.deployment import DEPLOYMENT
+from lambdaops_tools.deployment import DEPLOYMENT
 from tests.infra.conftest import Synthesized
 
 TOPIC_ID = DEPLOYMENT.alerts_topic.logical_id

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdaops.deployment import DEPLOYMENT, function_environment
-from lambdaops.local.resources import (
+from lambdaops_tools.deployment import DEPLOYMENT, function_environment
+from lambdaops_tools.local.resources import (
     create_functions_and_state_machines,
     create_local_resources,
     table_definition,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdaops.deployment import DEPLOYMENT, METRICS_NAMESPACE
+from lambdaops_tools.deployment import DEPLOYMENT, METRICS_NAMESPACE
 from tests.infra.conftest import Synthesized
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdaops.deployment import DEPLOYMENT, ScheduleSpec
+from lambdaops_tools.deployment import DEPLOYMENT, ScheduleSpec
 from tests.infra.conftest import Synthesized
 
 SCHEDULES = DEPLOYMENT.schedules

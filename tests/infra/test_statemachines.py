@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdaops.deployment import DEPLOYMENT, StateMachineSpec
+from lambdaops_tools.deployment import DEPLOYMENT, StateMachineSpec
 from tests.infra.conftest import Synthesized
 
 MACHINES = DEPLOYMENT.state_machines

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from lambdaops.deployment import DEPLOYMENT, PYTHON_RUNTIME, FunctionSpec, function_environment
+from lambdaops_tools.deployment import DEPLOYMENT, PYTHON_RUNTIME, FunctionSpec, function_environment
 from tests.infra.conftest import PRELOAD_MODELS, Synthesized
 
 FUNCTIONS = DEPLOYMENT.functions
@@ -322,11 +322,11 @@ def _asset_source(synthesized: Synthesized, layer_name: str) -> str:
     return path
 
 
-def test_lambdaops_layer_ships_the_package_without_the_local_stack(synthesized: Synthesized) -> None:
+def test_lambdaops_layer_ships_the_package_and_nothing_of_the_tools(synthesized: Synthesized) -> None:
     staged = synthesized.outdir / _asset_source(synthesized, "lambdaops")
     package = staged / "python" / "lambdaops"
-    assert (package / "deployment.py").is_file()
-    assert not (package / "local").exists()
+    assert (package / "registry" / "catalog.py").is_file()
+    assert [path.name for path in (staged / "python").iterdir()] == ["lambdaops"]
     assert not list(staged.rglob("__pycache__"))
     assert not list(staged.rglob("*.egg-info"))
 

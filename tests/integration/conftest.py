@@ -11,12 +11,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdaops import aws_clients
-from lambdaops.deployment import DEPLOYMENT
-from lambdaops.local.gateway import match_route, proxy_event
-from lambdaops.local.local_runtime import LocalFunction
-from lambdaops.local.resources import LocalResources, create_local_resources
-from lambdaops.local.sample_models import TrainedModel, train_logistic_regression
+from lambdaops.aws import clients as aws_clients
+from lambdaops_tools.demo.sample_models import TrainedModel, train_logistic_regression
+from lambdaops_tools.deployment import DEPLOYMENT
+from lambdaops_tools.local.gateway import match_route, proxy_event
+from lambdaops_tools.local.local_runtime import LocalFunction
+from lambdaops_tools.local.resources import LocalResources, create_local_resources
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ACTOR = "arn:aws:iam::123456789012:user/alice"

@@ -13,9 +13,9 @@ import boto3
 import numpy as np
 import pytest
 
-from lambdaops.local.demo import csv_bytes, shifted
-from lambdaops.local.resources import LocalResources
-from lambdaops.local.sample_models import FEATURES, TrainedModel, synthetic_dataset
+from lambdaops_tools.demo.sample_models import FEATURES, TrainedModel, synthetic_dataset
+from lambdaops_tools.demo.story import csv_bytes, shifted
+from lambdaops_tools.local.resources import LocalResources
 
 from .conftest import Api, sample_event
 

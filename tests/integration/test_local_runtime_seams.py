@@ -9,22 +9,22 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdaops.deployment import DEPLOYMENT
-from lambdaops.local import local_runtime
-from lambdaops.local.local_runtime import (
+from lambdaops_tools.demo.sample_models import TrainedModel
+from lambdaops_tools.deployment import DEPLOYMENT
+from lambdaops_tools.local import local_runtime
+from lambdaops_tools.local.local_runtime import (
     fire_schedule,
     install_event_delivery,
     install_lambda_invoke,
     install_percentiles,
     percentile,
 )
-from lambdaops.local.resources import (
+from lambdaops_tools.local.resources import (
     LOCAL_ACCOUNT,
     REGION,
     LocalResources,
     create_functions_and_state_machines,
 )
-from lambdaops.local.sample_models import TrainedModel
 
 from .conftest import Api
 
@@ -103,7 +103,7 @@ def test_a_failed_transaction_never_undoes_a_concurrent_commit(aws: LocalResourc
 
     from botocore.exceptions import ClientError
 
-    from lambdaops.local.local_runtime import install_serial_writes
+    from lambdaops_tools.local.local_runtime import install_serial_writes
 
     install_serial_writes()
     client, table = boto3.client("dynamodb"), aws.table_name

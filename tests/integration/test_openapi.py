@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdaops.deployment import DEPLOYMENT
+from lambdaops_tools.deployment import DEPLOYMENT
 
 from .conftest import Api
 

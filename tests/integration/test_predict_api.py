@@ -16,17 +16,17 @@ import onnxruntime as ort
 import pytest
 
 import lambdaops
-from lambdaops.deployment import DEPLOYMENT
-from lambdaops.local.sample_models import (
+from lambdaops.aws.registry_store import DynamoRegistryStore
+from lambdaops.core.semver import parse_version
+from lambdaops.registry.schemas import TrafficSplit
+from lambdaops.registry.store import ModelChange
+from lambdaops_tools.demo.sample_models import (
     FEATURES,
     TrainedModel,
     export_failing_model,
     train_logistic_regression,
 )
-from lambdaops.model_changes import ModelChange
-from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.schemas import TrafficSplit
-from lambdaops.semver import parse_version
+from lambdaops_tools.deployment import DEPLOYMENT
 
 from .conftest import Api, sample_event
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambdaops.local.sample_models import TrainedModel, train_logistic_regression
+from lambdaops_tools.demo.sample_models import TrainedModel, train_logistic_regression
 
 from .conftest import ACTOR, Api, sample_event, table_snapshot
 

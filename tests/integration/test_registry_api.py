@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdaops.local.sample_models import TrainedModel
+from lambdaops_tools.demo.sample_models import TrainedModel
 
 from .conftest import Api, sample_event, table_snapshot
 

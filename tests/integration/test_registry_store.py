@@ -5,12 +5,13 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from lambdaops.errors import ConcurrentModification, VersionAlreadyExists
-from lambdaops.local.resources import LocalResources
-from lambdaops.model_changes import ModelChange, StageMove
-from lambdaops.registry_store import DynamoRegistryStore
-from lambdaops.schemas import HistoryEntry, InputSchema, Lineage, ModelRecord, PromotionPolicy, VersionRecord
-from lambdaops.stages import Stage
+from lambdaops.aws.registry_store import DynamoRegistryStore
+from lambdaops.core.errors import ConcurrentModification, VersionAlreadyExists
+from lambdaops.registry.policies import PromotionPolicy
+from lambdaops.registry.schemas import HistoryEntry, InputSchema, Lineage, ModelRecord, VersionRecord
+from lambdaops.registry.stages import Stage
+from lambdaops.registry.store import ModelChange, StageMove
+from lambdaops_tools.local.resources import LocalResources
 
 from .conftest import table_snapshot
 
@@ -111,7 +112,7 @@ def test_stage_move_from_a_stale_stage_is_refused(store: DynamoRegistryStore, aw
 
 
 def test_filtered_listing_fills_pages_across_dynamodb_pages(store: DynamoRegistryStore) -> None:
-    from lambdaops.model_changes import VersionFilter
+    from lambdaops.registry.store import VersionFilter
 
     for minor in range(30):
         store.commit(registration(f"1.{minor}.0", minor, latest=f"1.{minor}.0"))

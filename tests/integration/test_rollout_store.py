@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from lambdaops.errors import RolloutConflict
-from lambdaops.local.resources import LocalResources
-from lambdaops.rollout_store import DynamoRolloutStore
+from lambdaops.aws.rollout_store import DynamoRolloutStore
+from lambdaops.core.errors import RolloutConflict
+from lambdaops_tools.local.resources import LocalResources
 
 
 def test_one_claim_per_model_and_only_its_holder_releases_it(aws: LocalResources) -> None:

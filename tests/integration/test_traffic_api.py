@@ -7,8 +7,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdaops.local.resources import create_functions_and_state_machines
-from lambdaops.local.sample_models import TrainedModel
+from lambdaops_tools.demo.sample_models import TrainedModel
+from lambdaops_tools.local.resources import create_functions_and_state_machines
 
 from .conftest import Api, table_snapshot
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from lambdaops.local.sample_models import TrainedModel, train_logistic_regression
-from lambdaops.promotion import Promotion
-from lambdaops.registry import Registry
-from lambdaops.schemas import CreateModelRequest, RegisterVersionRequest, StageChangeRequest, VersionRecord
-from lambdaops.stages import Stage
+from lambdaops.promotion.schemas import StageChangeRequest
+from lambdaops.promotion.stage_changes import Promotion
+from lambdaops.registry.catalog import Registry
+from lambdaops.registry.schemas import CreateModelRequest, RegisterVersionRequest, VersionRecord
+from lambdaops.registry.stages import Stage
+from lambdaops_tools.demo.sample_models import TrainedModel, train_logistic_regression
 
 from .memory_store import FakeArtifacts, InMemoryRegistryStore, RecordingPublisher, TickingClock
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from lambdaops.artifacts import Artifact
-from lambdaops.errors import (
+from lambdaops.core.errors import (
     ArtifactInvalid,
     ArtifactTooLarge,
     ConcurrentModification,
@@ -18,9 +17,10 @@ from lambdaops.errors import (
     VersionAlreadyExists,
     VersionNotFound,
 )
-from lambdaops.model_changes import ModelChange, ModelState, VersionFilter
-from lambdaops.schemas import HistoryEntry, ModelRecord, Page, VersionRecord
-from lambdaops.semver import SemVer, parse_version
+from lambdaops.core.semver import SemVer, parse_version
+from lambdaops.registry.artifacts import Artifact
+from lambdaops.registry.schemas import HistoryEntry, ModelRecord, Page, VersionRecord
+from lambdaops.registry.store import ModelChange, ModelState, VersionFilter
 
 T = TypeVar("T")
 

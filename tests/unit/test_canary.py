@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from lambdaops.canary import CanaryRollouts, canary_split, judge
-from lambdaops.errors import ConcurrentModification, RolloutConflict
-from lambdaops.rollout_store import rollout_key
-from lambdaops.schemas import ArmFigures, CanaryRequest, PromotionPolicy, Rollout, TrafficSplit
-from lambdaops.stages import Stage
-from lambdaops.traffic import validate_split
+from lambdaops.core.errors import ConcurrentModification, RolloutConflict
+from lambdaops.promotion.canary import CanaryStarts, CanarySteps, RolloutRecords, canary_split, judge
+from lambdaops.promotion.rollouts import rollout_ref
+from lambdaops.promotion.schemas import ArmFigures, CanaryRequest, Rollout, RolloutState, StepError
+from lambdaops.promotion.traffic import validate_split
+from lambdaops.registry.policies import PromotionPolicy
+from lambdaops.registry.schemas import TrafficSplit
+from lambdaops.registry.stages import Stage
 
 from .conftest import World
 
@@ -75,10 +78,10 @@ class MemoryRollouts:
         self.active: dict[str, str] = {}
 
     def save(self, rollout: Rollout) -> None:
-        self.items[rollout_key(rollout)] = rollout
+        self.items[rollout_ref(rollout)] = rollout
 
-    def get(self, model: str, key: str) -> Rollout | None:
-        return self.items.get(key)
+    def get(self, model: str, ref: str) -> Rollout | None:
+        return self.items.get(ref)
 
     def latest(self, model: str) -> Rollout | None:
         mine = [r for key, r in sorted(self.items.items()) if r.model == model]
@@ -96,27 +99,35 @@ class MemoryRollouts:
 
 class Runner:
     def __init__(self) -> None:
-        self.started: list[tuple[str, dict[str, Any]]] = []
+        self.started: list[tuple[str, RolloutState]] = []
         self.statuses: dict[str, str] = {}
 
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        self.started.append((name, payload))
+    def start(self, name: str, state: RolloutState) -> str:
+        self.started.append((name, state))
         return f"arn:aws:states:us-east-1:123456789012:execution:canary-rollout:{name}"
 
     def status(self, execution_arn: str) -> str:
         return self.statuses.get(execution_arn, "RUNNING")
 
 
-def rollouts_for(world: World) -> tuple[CanaryRollouts, MemoryRollouts, Runner]:
-    store, runner = MemoryRollouts(), Runner()
-    canaries = CanaryRollouts(
-        store=world.store,
-        rollouts=store,
-        promotion=world.promotion,
-        runner=runner,
-        clock=_ticks(0),
+@dataclass
+class Canary:
+    """Both roles over one world: what the promotion function starts and the canary function runs."""
+
+    starts: CanaryStarts
+    steps: CanarySteps
+    rollouts: MemoryRollouts
+    runner: Runner
+
+
+def canary_for(
+    world: World, metrics: Figures | None = None, rollouts: MemoryRollouts | None = None
+) -> Canary:
+    rollouts, runner = rollouts or MemoryRollouts(), Runner()
+    records = RolloutRecords(world.store, rollouts, world.promotion, clock=_ticks(len(rollouts.items)))
+    return Canary(
+        CanaryStarts(records, runner), CanarySteps(records, metrics or Figures({})), rollouts, runner
     )
-    return canaries, store, runner
 
 
 def test_start_records_and_starts_once(world: World) -> None:
@@ -125,31 +136,33 @@ def test_start_records_and_starts_once(world: World) -> None:
     world.register("1.1.0")
     world.move("1.0.0", Stage.STAGING)
     world.move("1.0.0", Stage.PRODUCTION)
-    canaries, _store, runner = rollouts_for(world)
+    canary = canary_for(world)
     with pytest.raises(RolloutConflict, match="starts from staging"):
-        canaries.start("churn", SETTINGS, "me")
+        canary.starts.start("churn", SETTINGS, "me")
     world.move("1.1.0", Stage.STAGING)
-    started = canaries.start("churn", SETTINGS, "me")
-    rollout = canaries.latest("churn")
+    started = canary.starts.start("churn", SETTINGS, "me")
+    rollout = canary.starts.latest("churn")
     assert (rollout.status, rollout.incumbent, rollout.execution_arn) == (
         "running",
         "1.0.0",
         started.execution_arn,
     )
-    assert runner.started[0][1]["rollout"] == rollout_key(rollout)
+    assert canary.runner.started[0][1] == RolloutState(
+        model="churn", rollout=rollout_ref(rollout), interval_seconds=SETTINGS.interval_seconds
+    )
     with pytest.raises(RolloutConflict, match="still running"):
-        canaries.start("churn", SETTINGS, "me")
-    assert len(runner.started) == 1
+        canary.starts.start("churn", SETTINGS, "me")
+    assert len(canary.runner.started) == 1
 
 
 def test_start_needs_an_incumbent(world: World) -> None:
     world.create()
     world.register("1.1.0")
     world.move("1.1.0", Stage.STAGING)
-    canaries, _, runner = rollouts_for(world)
+    canary = canary_for(world)
     with pytest.raises(RolloutConflict, match="no production version"):
-        canaries.start("churn", SETTINGS, "me")
-    assert runner.started == []
+        canary.starts.start("churn", SETTINGS, "me")
+    assert canary.runner.started == []
 
 
 def test_validate_split_is_what_the_canary_writes(world: World) -> None:
@@ -185,29 +198,22 @@ def run_rollout(
     world: World, figures: Figures, request: CanaryRequest, rollouts: MemoryRollouts | None = None
 ) -> Rollout:
     """Drive the steps as the state machine does (statemachines/canary_rollout.asl.json)."""
-    rollouts, runner = rollouts or MemoryRollouts(), Runner()
-    canaries = CanaryRollouts(
-        world.store,
-        rollouts,
-        world.promotion,
-        runner=runner,
-        metrics=figures,
-        clock=_ticks(len(rollouts.items)),
-    )
-    canaries.start("churn", request, "me")
-    state = runner.started[0][1]
+    canary = canary_for(world, figures, rollouts)
+    canary.starts.start("churn", request, "me")
+    state = canary.runner.started[0][1]
     try:
         while True:
-            state = canaries.evaluate(canaries.set_weight(state))
-            if state["verdict"] == "breach":
-                canaries.restore(state)
+            state = canary.steps.evaluate(canary.steps.set_weight(state))
+            if state.verdict == "breach":
+                canary.steps.restore(state)
                 break
-            if state["last_step"]:
-                canaries.promote(state)
+            if state.last_step:
+                canary.steps.promote(state)
                 break
     except Exception as error:  # the ASL's Catch
-        canaries.abort({**state, "error": {"Error": type(error).__name__, "Cause": str(error)}})
-    return canaries.latest("churn")
+        caught = StepError(Error=type(error).__name__, Cause=str(error))
+        canary.steps.abort(state.model_copy(update={"error": caught}))
+    return canary.starts.latest("churn")
 
 
 def go_live(world: World, policy: PromotionPolicy | None = None) -> World:
@@ -285,28 +291,28 @@ def test_a_finished_rollout_releases_its_claim(live: World) -> None:
 
 
 def test_a_rollout_whose_execution_died_does_not_block_the_next(live: World) -> None:
-    canaries, rollouts, runner = rollouts_for(live)
-    started = canaries.start("churn", CanaryRequest(version="1.1.0", steps=[50, 100]), "me")
-    canaries.set_weight(runner.started[0][1])  # the split is now the rollout's 50/50
+    canary = canary_for(live)
+    started = canary.starts.start("churn", CanaryRequest(version="1.1.0", steps=[50, 100]), "me")
+    canary.steps.set_weight(canary.runner.started[0][1])  # the split is now the rollout's 50/50
     with pytest.raises(RolloutConflict, match="still running"):
-        canaries.start("churn", CanaryRequest(version="1.2.0"), "me")
-    runner.statuses[started.execution_arn] = "ABORTED"  # stopped by hand: no Abort step ran
-    canaries.start("churn", CanaryRequest(version="1.2.0"), "me")
-    dead = next(r for r in rollouts.items.values() if r.version == "1.1.0")
+        canary.starts.start("churn", CanaryRequest(version="1.2.0"), "me")
+    canary.runner.statuses[started.execution_arn] = "ABORTED"  # stopped by hand: no Abort step ran
+    canary.starts.start("churn", CanaryRequest(version="1.2.0"), "me")
+    dead = next(r for r in canary.rollouts.items.values() if r.version == "1.1.0")
     assert (dead.status, dead.reason) == ("failed", "the execution ended ABORTED before the rollout finished")
     assert live.registry.get_model("churn").traffic == dead.previous_traffic
-    assert rollouts.active == {"churn": canaries.latest("churn").rollout_id}
+    assert canary.rollouts.active == {"churn": canary.starts.latest("churn").rollout_id}
 
 
 def test_restore_keeps_a_split_someone_set_during_the_rollout(live: World) -> None:
-    canaries, _, runner = rollouts_for(live)
-    canaries.start("churn", CanaryRequest(version="1.1.0", steps=[50, 100]), "me")
-    state = canaries.set_weight(runner.started[0][1])
+    canary = canary_for(live)
+    canary.starts.start("churn", CanaryRequest(version="1.1.0", steps=[50, 100]), "me")
+    state = canary.steps.set_weight(canary.runner.started[0][1])
     theirs = TrafficSplit.model_validate({"routes": [{"version": "1.0.0", "weight": 100}]})
     live.promotion.set_traffic("churn", theirs)
-    canaries.restore({**state, "verdict": "breach"})
+    canary.steps.restore(state.model_copy(update={"verdict": "breach"}))
     assert live.registry.get_model("churn").traffic == theirs
-    assert canaries.latest("churn").status == "rolled_back"
+    assert canary.starts.latest("churn").status == "rolled_back"
 
 
 def test_a_version_archived_while_a_split_is_validated_is_not_written(live: World) -> None:

@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from lambdaops.capture import CapturedRequest, CaptureWriter
+from lambdaops.serving.capture import CapturedRequest, CaptureWriter
 
 from .test_model_cache import RecordingMetrics
 

@@ -8,20 +8,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lambdaops.drift_baseline import build_baseline
-from lambdaops.drift_check import check_drift, choose_method, default_method
-from lambdaops.drift_columns import columns_from_rows
-from lambdaops.drift_policy import (
-    DEFAULT_THRESHOLDS,
-    DriftMethod,
-    DriftPolicy,
-    MethodChoice,
-    MethodOverrides,
+from lambdaops.core.errors import InvalidInput
+from lambdaops.monitoring.drift.baseline import build_baseline
+from lambdaops.monitoring.drift.check import check_drift, choose_method, default_method
+from lambdaops.monitoring.drift.columns import columns_from_rows
+from lambdaops.monitoring.drift.methods import DEFAULT_THRESHOLDS
+from lambdaops.monitoring.drift.schemas import (
+    Baseline,
+    CategoryProfile,
+    DriftResult,
+    NumericProfile,
+    QualityFinding,
 )
-from lambdaops.drift_schemas import Baseline, CategoryProfile, DriftResult, NumericProfile, QualityFinding
-from lambdaops.drift_statistics import ks_test, wasserstein_distance
-from lambdaops.errors import InvalidInput
-from lambdaops.schemas import InputSchema
+from lambdaops.monitoring.drift.statistics import ks_test, wasserstein_distance
+from lambdaops.registry.policies import DriftMethod, DriftPolicy, MethodChoice, MethodOverrides
+from lambdaops.registry.schemas import InputSchema
 
 PLANS = ["basic", "plus", "pro", "max"]
 PLAN_SHARES = [0.4, 0.3, 0.2, 0.1]

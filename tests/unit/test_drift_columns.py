@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lambdaops import drift_columns
-from lambdaops.drift_columns import (
+from lambdaops.core.errors import DataUnreadable, InvalidInput, LambdaopsError
+from lambdaops.monitoring.drift import columns as drift_columns
+from lambdaops.monitoring.drift.columns import (
     ColumnBuilder,
     Columns,
     columns_from_csv,
@@ -19,8 +20,7 @@ from lambdaops.drift_columns import (
     columns_from_rows,
     json_lines,
 )
-from lambdaops.errors import DataUnreadable, InvalidInput, LambdaopsError
-from lambdaops.schemas import InputSchema
+from lambdaops.registry.schemas import InputSchema
 
 SCHEMA = InputSchema.model_validate(
     {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from lambdaops.drift_monitor import captured_rows
-from lambdaops.drift_store import CapturedObject, ScanCursor
+from lambdaops.monitoring.drift.monitor import captured_rows
+from lambdaops.monitoring.drift.stores import CapturedObject, ScanCursor
 
 AT = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from lambdaops import drift_statistics as statistics
-from lambdaops.drift_statistics import (
+from lambdaops.monitoring.drift import statistics
+from lambdaops.monitoring.drift.statistics import (
     EMPTY_BIN_PROPORTION,
     KS_EXACT_MAX_N,
     chi_square_test,

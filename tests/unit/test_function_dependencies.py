@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lambdaops.deployment import DEPLOYMENT, FunctionSpec, function_environment
+from lambdaops_tools.deployment import DEPLOYMENT, FunctionSpec, function_environment
 
 # Which packages each dependency set provides that another one must not be assumed to.
 EXCLUSIVE = {"onnx": ("onnxruntime",), "stats": ("scipy",)}

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdaops.deployment import DEPLOYMENT, Route
-from lambdaops.errors import InvalidInput
-from lambdaops.local.gateway import match_route, proxy_event
-from lambdaops.registry_store import decode_token, encode_token
+from lambdaops.aws.registry_store import decode_token, encode_token
+from lambdaops.core.errors import InvalidInput
+from lambdaops_tools.deployment import DEPLOYMENT, Route
+from lambdaops_tools.local.gateway import match_route, proxy_event
 
 ROUTES = DEPLOYMENT.routes
 SAMPLE_PARAMS = {"name": "churn-model", "version": "1.2.3"}

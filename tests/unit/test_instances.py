@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lambdaops.errors import InvalidInput, TooManyInstances
-from lambdaops.instances import InstanceEncoder, element_dtype
-from lambdaops.schemas import InputSchema
+from lambdaops.core.errors import InvalidInput, TooManyInstances
+from lambdaops.registry.schemas import InputSchema
+from lambdaops.serving.instances import InstanceEncoder, element_dtype
 
 MIXED = InputSchema.model_validate(
     {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdaops.errors import (
+from lambdaops.core.errors import (
     ArtifactInvalid,
     ArtifactTooLarge,
     ConcurrentModification,
@@ -15,9 +15,10 @@ from lambdaops.errors import (
     VersionAlreadyExists,
     VersionNotFound,
 )
-from lambdaops.model_changes import ModelChange, StageMove, VersionFilter
-from lambdaops.schemas import HistoryEntry, InputSchema, Lineage, ModelRecord, PromotionPolicy, VersionRecord
-from lambdaops.stages import Stage
+from lambdaops.registry.policies import PromotionPolicy
+from lambdaops.registry.schemas import HistoryEntry, InputSchema, Lineage, ModelRecord, VersionRecord
+from lambdaops.registry.stages import Stage
+from lambdaops.registry.store import ModelChange, StageMove, VersionFilter
 
 from .memory_store import FakeArtifacts, InMemoryRegistryStore, RecordingPublisher
 

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lambdaops import model_cache
-from lambdaops.errors import ArtifactIntegrityError
-from lambdaops.local.sample_models import export_mlp
-from lambdaops.model_cache import ModelCache, ModelKey, create_session
-from lambdaops.schemas import InputSchema, VersionRecord
-from lambdaops.stages import Stage
+from lambdaops.core.errors import ArtifactIntegrityError
+from lambdaops.registry.schemas import InputSchema, VersionRecord
+from lambdaops.registry.stages import Stage
+from lambdaops.serving import model_cache
+from lambdaops.serving.model_cache import ModelCache, ModelKey, create_session
+from lambdaops_tools.demo.sample_models import export_mlp
 
 from .memory_store import FakeArtifacts
 

@@ -8,11 +8,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from lambdaops.artifacts import Artifact, artifact_key
-from lambdaops.errors import ArtifactInvalid
-from lambdaops.local.sample_models import TrainedModel, export_logistic_regression
-from lambdaops.onnx_inspection import GraphInput, inspect_onnx, reconcile_schema
-from lambdaops.schemas import InputSchema
+from lambdaops.core.errors import ArtifactInvalid
+from lambdaops.registry.artifacts import Artifact, artifact_key
+from lambdaops.registry.onnx_inspection import GraphInput, inspect_onnx, reconcile_schema
+from lambdaops.registry.schemas import InputSchema
+from lambdaops_tools.demo.sample_models import TrainedModel, export_logistic_regression
 
 
 def onnx_bytes(

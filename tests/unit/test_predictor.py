@@ -13,8 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from lambdaops.capture import CaptureWriter
-from lambdaops.errors import (
+from lambdaops.core.errors import (
     ArtifactIntegrityError,
     InferenceFailed,
     InvalidInput,
@@ -23,17 +22,19 @@ from lambdaops.errors import (
     TooManyInstances,
     VersionNotFound,
 )
-from lambdaops.local.sample_models import (
+from lambdaops.registry.schemas import ShadowRoute, TrafficRoute, TrafficSplit
+from lambdaops.registry.stages import Stage
+from lambdaops.registry.store import ModelChange, StageMove
+from lambdaops.serving.capture import CaptureWriter
+from lambdaops.serving.model_cache import ModelCache
+from lambdaops.serving.predictor import Predictor
+from lambdaops.serving.schemas import PredictRequest
+from lambdaops_tools.demo.sample_models import (
     FEATURES,
     TrainedModel,
     export_failing_model,
     train_logistic_regression,
 )
-from lambdaops.model_cache import ModelCache
-from lambdaops.model_changes import ModelChange, StageMove
-from lambdaops.predictor import Predictor
-from lambdaops.schemas import PredictRequest, ShadowRoute, TrafficRoute, TrafficSplit
-from lambdaops.stages import Stage
 
 from .conftest import BUCKET, World
 from .test_model_cache import RecordingMetrics

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lambdaops.errors import (
+from lambdaops.core.errors import (
     ConcurrentModification,
     IllegalTransition,
     InvalidInput,
@@ -15,11 +15,12 @@ from lambdaops.errors import (
     PolicyViolation,
     VersionNotFound,
 )
-from lambdaops.local.sample_models import TrainedModel
-from lambdaops.registry_events import STAGE_CHANGED
-from lambdaops.schemas import HistoryEntry, RollbackRequest, StageChangeRequest
-from lambdaops.semver import parse_version
-from lambdaops.stages import Stage
+from lambdaops.core.semver import parse_version
+from lambdaops.promotion.schemas import RollbackRequest, StageChangeRequest
+from lambdaops.registry.events import STAGE_CHANGED
+from lambdaops.registry.schemas import HistoryEntry
+from lambdaops.registry.stages import Stage
+from lambdaops_tools.demo.sample_models import TrainedModel
 
 from .conftest import ALICE, BOB, World, build_world
 from .memory_store import InMemoryRegistryStore, RacingStore

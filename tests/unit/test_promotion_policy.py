@@ -4,10 +4,11 @@ from typing import Any
 
 import pytest
 
-from lambdaops.errors import PolicyViolation
-from lambdaops.promotion_policy import GateFailure, enforce_policy, failed_gates
-from lambdaops.schemas import InputSchema, Lineage, PromotionPolicy, VersionRecord
-from lambdaops.stages import Stage
+from lambdaops.core.errors import PolicyViolation
+from lambdaops.promotion.gates import GateFailure, enforce_policy, failed_gates
+from lambdaops.registry.policies import PromotionPolicy
+from lambdaops.registry.schemas import InputSchema, Lineage, VersionRecord
+from lambdaops.registry.stages import Stage
 
 REGISTRAR = "arn:aws:iam::1:user/registrar"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdaops.errors import (
+from lambdaops.core.errors import (
     ArtifactInvalid,
     ArtifactTooLarge,
     ConcurrentModification,
@@ -16,11 +16,11 @@ from lambdaops.errors import (
     VersionAlreadyExists,
     VersionNotFound,
 )
-from lambdaops.local.sample_models import TrainedModel
-from lambdaops.registry import Registry
-from lambdaops.registry_events import VERSION_REGISTERED
-from lambdaops.schemas import CreateModelRequest, RegisterVersionRequest, UpdateVersionRequest
-from lambdaops.stages import Stage
+from lambdaops.registry.catalog import Registry
+from lambdaops.registry.events import VERSION_REGISTERED
+from lambdaops.registry.schemas import CreateModelRequest, RegisterVersionRequest, UpdateVersionRequest
+from lambdaops.registry.stages import Stage
+from lambdaops_tools.demo.sample_models import TrainedModel
 
 from .conftest import ALICE, BOB, BUCKET, World, build_world
 from .memory_store import InMemoryRegistryStore, RacingStore

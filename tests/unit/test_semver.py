@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdaops.errors import InvalidInput
-from lambdaops.semver import Bump, SemVer, check_model_name, next_version, parse_version
+from lambdaops.core.errors import InvalidInput
+from lambdaops.core.semver import Bump, SemVer, check_model_name, next_version, parse_version
 
 parts = st.integers(min_value=0, max_value=999_999_999)
 triples = st.tuples(parts, parts, parts)

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from lambdaops.errors import IllegalTransition
-from lambdaops.stages import ALLOWED_MOVES, Stage, check_move
+from lambdaops.core.errors import IllegalTransition
+from lambdaops.registry.stages import ALLOWED_MOVES, Stage, check_move
 
 ALLOWED = {
     (Stage.NONE, Stage.STAGING),

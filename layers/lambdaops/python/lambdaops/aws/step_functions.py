@@ -1,0 +1,35 @@
+"""Step Functions adapters: running canary rollouts, and starting retraining."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lambdaops.promotion.schemas import RolloutState
+
+
+class StepFunctionsRollouts:
+    """`RolloutRunner`: one execution of the canary state machine per rollout."""
+
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def start(self, name: str, state: RolloutState) -> str:
+        reply = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=state.model_dump_json())
+        return str(reply["executionArn"])
+
+    def status(self, execution_arn: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+        return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
+
+
+class StateMachineRetraining:
+    def __init__(self, client: Any, state_machine_arn: str) -> None:
+        self._sfn = client
+        self._arn = state_machine_arn
+
+    def request(self, model: str, version: str, reason: str, report_uri: str) -> str:
+        payload = {"model": model, "version": version, "reason": reason, "drift_report_uri": report_uri}
+        reply = self._sfn.start_execution(stateMachineArn=self._arn, input=json.dumps(payload))
+        return str(reply["executionArn"])

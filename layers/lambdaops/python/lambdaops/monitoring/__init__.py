@@ -1,0 +1,1 @@
+"""Watching models in production: drift and data quality (`drift`), and next their health and metrics."""

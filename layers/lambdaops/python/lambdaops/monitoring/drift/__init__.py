@@ -1,0 +1,1 @@
+"""Drift and data quality: baselines from training data, statistical checks, and the scheduled scan."""

@@ -1,0 +1,1 @@
+"""Moving versions between stages: promotion gates, rollback, traffic splits and canary rollouts."""

@@ -1,0 +1,1 @@
+"""The model registry: models, their immutable versions, stages, artifacts and the audit history."""

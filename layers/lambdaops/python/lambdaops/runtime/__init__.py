@@ -1,0 +1,1 @@
+"""What every function's handler shares: settings, the HTTP resolver, EMF metrics and adapter wiring."""

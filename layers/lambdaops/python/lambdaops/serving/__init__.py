@@ -1,0 +1,1 @@
+"""Answering predictions: routing, instance encoding, the model cache, inference and captured traffic."""

@@ -1,0 +1,326 @@
+"""What lambdaops deploys, declared once.
+
+The CDK app (`infra/`) and the local stack (`lambdaops_tools.local`) both build their resources from these
+declarations, so the API routes, function environments and table schema cannot drift apart between the
+cloud and a laptop. `tests/infra/test_declarations_agree.py` proves the synthesized template matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Declarations describe the source tree they sit in (function folders, ASL files, layers); they are
+# read by CDK and the local stack, and never shipped to Lambda.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+PYTHON_RUNTIME = "python3.13"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    partition_key: str
+    sort_key: str
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    keys: KeySpec
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: string keys only, on-demand, point-in-time recovery on."""
+
+    logical_id: str
+    local_name: str
+    keys: KeySpec
+    indexes: tuple[IndexSpec, ...] = ()
+
+    @property
+    def attribute_names(self) -> list[str]:
+        names = [self.keys.partition_key, self.keys.sort_key]
+        for index in self.indexes:
+            names += [index.keys.partition_key, index.keys.sort_key]
+        return sorted(set(names))
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    """An S3 bucket: versioned, private, SSL only, notifying EventBridge."""
+
+    logical_id: str
+    local_name: str
+
+
+@dataclass(frozen=True)
+class DependencySet:
+    """A Lambda layer of third-party packages, pinned in its own requirements file."""
+
+    name: str
+    requirements: Path
+    description: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A Lambda function: its code folder, handler and what it is allowed to touch."""
+
+    name: str
+    handler: str
+    dependency_sets: tuple[str, ...]
+    memory_mb: int
+    timeout_s: int
+    writes_table: bool = True
+    reads_artifacts: bool = False
+    publishes_events: bool = True
+    writes_captures: bool = False
+    """Puts captured requests and predictions under `captures/` in the artifacts bucket."""
+    starts_rollouts: bool = False
+    """Starts and describes executions of the canary rollout state machine."""
+    reads_metrics: bool = False
+    """Reads CloudWatch metrics (GetMetricData)."""
+    preloads_models: bool = False
+    """Loads and warms the production versions of the deployment's `preload_models` at init."""
+    writes_drift: bool = False
+    """Puts baselines (`models/<name>/baselines/`) and drift reports (`drift/`) in the artifacts bucket."""
+    publishes_alerts: bool = False
+    """Publishes to the alerts topic (drift and data-quality findings)."""
+    description: str = ""
+
+    @property
+    def service_name(self) -> str:
+        """Its POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics and field of its logs."""
+        return f"lambdaops-{self.name}"
+
+    @property
+    def code_dir(self) -> Path:
+        return PROJECT_ROOT / "functions" / self.name
+
+    @property
+    def module_file(self) -> Path:
+        module, _, _ = self.handler.rpartition(".")
+        return self.code_dir / f"{module}.py"
+
+    @property
+    def handler_attribute(self) -> str:
+        return self.handler.rpartition(".")[2]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+
+    @property
+    def path_segments(self) -> tuple[str, ...]:
+        return tuple(segment for segment in self.path.split("/") if segment)
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    """An ASL file; `${<Name>FunctionArn}` placeholders are filled with the named functions' ARNs."""
+
+    name: str
+    definition: Path
+    functions: tuple[str, ...]
+
+    @staticmethod
+    def substitution_key(function: str) -> str:
+        return f"{function.capitalize()}FunctionArn"
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge schedule that invokes a function asynchronously (with retries and a DLQ)."""
+
+    name: str
+    expression: str
+    function: str
+    description: str
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """An SNS topic: encrypted, SSL only."""
+
+    logical_id: str
+    local_name: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    table: TableSpec
+    bucket: BucketSpec
+    dependency_sets: tuple[DependencySet, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[Route, ...]
+    state_machines: tuple[StateMachineSpec, ...]
+    schedules: tuple[ScheduleSpec, ...]
+    alerts_topic: TopicSpec
+    api_throttle_rate: float
+    api_throttle_burst: int
+    package_layer: Path = PROJECT_ROOT / "layers" / "lambdaops"
+    """The `lambdaops` package's layer folder (it holds `python/lambdaops`)."""
+    event_bus_name: str = "default"
+    event_source: str = "lambdaops.registry"
+
+    def function(self, name: str) -> FunctionSpec:
+        return next(spec for spec in self.functions if spec.name == name)
+
+    def state_machine(self, name: str) -> StateMachineSpec:
+        return next(spec for spec in self.state_machines if spec.name == name)
+
+    def dependency_set(self, name: str) -> DependencySet:
+        return next(dep for dep in self.dependency_sets if dep.name == name)
+
+
+METRICS_NAMESPACE = "lambdaops"
+
+
+def function_environment(
+    spec: FunctionSpec,
+    *,
+    table_name: str,
+    bucket_name: str,
+    event_bus_name: str,
+    rollout_state_machine_arn: str | None = None,
+    preload_models: str = "",
+    alerts_topic_arn: str | None = None,
+) -> dict[str, str]:
+    """The environment a function runs with, in AWS and locally; keys are `Settings` fields."""
+    environment = {
+        "LAMBDAOPS_TABLE_NAME": table_name,
+        "LAMBDAOPS_BUCKET_NAME": bucket_name,
+        "LAMBDAOPS_EVENT_BUS_NAME": event_bus_name,
+        "LAMBDAOPS_EVENT_SOURCE": DEPLOYMENT.event_source,
+        "LAMBDAOPS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_SERVICE_NAME": spec.service_name,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+    if spec.starts_rollouts:
+        if rollout_state_machine_arn is None:
+            raise ValueError(f"function {spec.name} starts rollouts and needs the state machine's ARN")
+        environment["LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"] = rollout_state_machine_arn
+    if spec.preloads_models:
+        environment["LAMBDAOPS_PRELOAD_MODELS"] = preload_models
+    if spec.reads_metrics:
+        environment["LAMBDAOPS_PREDICTION_SERVICE"] = DEPLOYMENT.function("predict").service_name
+    if spec.publishes_alerts:
+        if alerts_topic_arn is None:
+            raise ValueError(f"function {spec.name} publishes alerts and needs the topic's ARN")
+        environment["LAMBDAOPS_ALERTS_TOPIC_ARN"] = alerts_topic_arn
+    return environment
+
+
+_LAYERS = PROJECT_ROOT / "layers"
+
+DEPLOYMENT = Deployment(
+    table=TableSpec(
+        logical_id="RegistryTable",
+        local_name="lambdaops-registry",
+        keys=KeySpec("PK", "SK"),
+        indexes=(IndexSpec("GSI1", KeySpec("GSI1PK", "GSI1SK")),),
+    ),
+    bucket=BucketSpec(logical_id="ArtifactsBucket", local_name="lambdaops-artifacts"),
+    dependency_sets=(
+        DependencySet("base", _LAYERS / "base" / "requirements.txt", "Powertools and pydantic"),
+        DependencySet("onnx", _LAYERS / "onnx" / "requirements.txt", "onnxruntime and numpy"),
+        DependencySet("stats", _LAYERS / "stats" / "requirements.txt", "numpy and scipy (drift statistics)"),
+    ),
+    functions=(
+        FunctionSpec(
+            name="registry",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "onnx"),
+            memory_mb=1024,
+            timeout_s=60,
+            reads_artifacts=True,
+            description="Models and versions: create, register (with artifact checks), list, compare",
+        ),
+        FunctionSpec(
+            name="promotion",
+            handler="handler.lambda_handler",
+            dependency_sets=("base",),
+            memory_mb=512,
+            timeout_s=15,
+            starts_rollouts=True,
+            description="Stage changes with promotion gates, rollback, history, traffic splits, canaries",
+        ),
+        FunctionSpec(
+            name="predict",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "onnx"),
+            memory_mb=2048,
+            timeout_s=30,
+            writes_table=False,
+            reads_artifacts=True,
+            publishes_events=False,
+            writes_captures=True,
+            preloads_models=True,
+            description="ONNX inference: production, a named version, or the traffic split's pick",
+        ),
+        FunctionSpec(
+            name="canary",
+            handler="handler.lambda_handler",
+            dependency_sets=("base",),
+            memory_mb=512,
+            timeout_s=30,
+            reads_metrics=True,
+            description="Steps of a canary rollout: set weight, judge metrics, restore or promote",
+        ),
+        FunctionSpec(
+            name="drift",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "stats"),
+            # Checks hold whole columns in memory: 1,000,000 rows of 25 features fit well within this.
+            memory_mb=2048,
+            timeout_s=300,
+            reads_artifacts=True,
+            writes_drift=True,
+            publishes_alerts=True,
+            description="Baselines, drift and data-quality checks, and the scheduled scan of captured data",
+        ),
+    ),
+    routes=(
+        Route("POST", "/models", "registry"),
+        Route("GET", "/models", "registry"),
+        Route("GET", "/models/{name}", "registry"),
+        Route("POST", "/models/{name}/versions", "registry"),
+        Route("GET", "/models/{name}/versions", "registry"),
+        Route("GET", "/models/{name}/versions/{version}", "registry"),
+        Route("PATCH", "/models/{name}/versions/{version}", "registry"),
+        Route("GET", "/models/{name}/compare", "registry"),
+        Route("POST", "/models/{name}/versions/{version}/stage", "promotion"),
+        Route("POST", "/models/{name}/rollback", "promotion"),
+        Route("GET", "/models/{name}/history", "promotion"),
+        Route("GET", "/models/{name}/traffic", "promotion"),
+        Route("PUT", "/models/{name}/traffic", "promotion"),
+        Route("POST", "/models/{name}/canary", "promotion"),
+        Route("GET", "/models/{name}/canary", "promotion"),
+        Route("POST", "/models/{name}/predict", "predict"),
+        Route("POST", "/models/{name}/versions/{version}/baseline", "drift"),
+        Route("POST", "/models/{name}/drift", "drift"),
+        Route("GET", "/models/{name}/drift", "drift"),
+    ),
+    state_machines=(
+        StateMachineSpec(
+            name="canary-rollout",
+            definition=PROJECT_ROOT / "statemachines" / "canary_rollout.asl.json",
+            functions=("canary",),
+        ),
+    ),
+    schedules=(
+        ScheduleSpec(
+            name="drift-scan",
+            expression="rate(1 hour)",
+            function="drift",
+            description="Checks each production version's captured traffic since the last scan for drift",
+        ),
+    ),
+    alerts_topic=TopicSpec(logical_id="AlertsTopic", local_name="lambdaops-alerts"),
+    api_throttle_rate=100.0,
+    api_throttle_burst=200,
+)

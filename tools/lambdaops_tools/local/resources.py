@@ -1,0 +1,142 @@
+"""Create the deployment's stateful resources in moto from the same declarations CDK uses."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from lambdaops_tools.deployment import DEPLOYMENT, Deployment, FunctionSpec, function_environment
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    table_name: str
+    bucket_name: str
+    event_bus_name: str
+    alerts_topic_arn: str
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}"
+
+    def environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's declared environment, filled with these local resources."""
+        return function_environment(
+            spec,
+            table_name=self.table_name,
+            bucket_name=self.bucket_name,
+            event_bus_name=self.event_bus_name,
+            rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+            alerts_topic_arn=self.alerts_topic_arn,
+        )
+
+
+def table_definition(deployment: Deployment) -> dict[str, Any]:
+    """`CreateTable` arguments for the registry table, derived from its `TableSpec`."""
+    spec = deployment.table
+
+    def key_schema(partition_key: str, sort_key: str) -> list[dict[str, str]]:
+        return [
+            {"AttributeName": partition_key, "KeyType": "HASH"},
+            {"AttributeName": sort_key, "KeyType": "RANGE"},
+        ]
+
+    return {
+        "TableName": spec.local_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in spec.attribute_names],
+        "KeySchema": key_schema(spec.keys.partition_key, spec.keys.sort_key),
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": key_schema(index.keys.partition_key, index.keys.sort_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.indexes
+        ],
+    }
+
+
+def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResources:
+    """Table (with PITR), versioned bucket with EventBridge notifications, alerts topic; idempotent."""
+    dynamodb = boto3.client("dynamodb")
+    s3 = boto3.client("s3")
+    table = deployment.table.local_name
+    if table not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(**table_definition(deployment))
+        dynamodb.get_waiter("table_exists").wait(TableName=table)
+    dynamodb.update_continuous_backups(
+        TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    bucket = deployment.bucket.local_name
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    topic = boto3.client("sns").create_topic(Name=deployment.alerts_topic.local_name)["TopicArn"]
+    return LocalResources(
+        table_name=table, bucket_name=bucket, event_bus_name=deployment.event_bus_name, alerts_topic_arn=topic
+    )
+
+
+def _code_stub() -> bytes:
+    """moto wants a zip for a function's code; the local runtime runs the real code instead."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "run in-process by lambdaops_tools.local.local_runtime\n")
+    return buffer.getvalue()
+
+
+def create_functions_and_state_machines(
+    resources: LocalResources, deployment: Deployment = DEPLOYMENT
+) -> dict[str, str]:
+    """Lambda functions (so their ARNs exist), the state machines from their ASL files, and the schedules'
+    rules targeting their functions; name -> ARN."""
+    iam = boto3.client("iam")
+    lambda_ = boto3.client("lambda")
+    stepfunctions = boto3.client("stepfunctions")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ],
+    }
+    role = iam.create_role(RoleName="lambdaops-local", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    arns = {}
+    for spec in deployment.functions:
+        arns[spec.name] = lambda_.create_function(
+            FunctionName=spec.name,
+            Runtime="python3.12",
+            Role=role,
+            Handler=spec.handler,
+            Code={"ZipFile": _code_stub()},
+            Timeout=spec.timeout_s,
+            MemorySize=spec.memory_mb,
+            Environment={"Variables": resources.environment(spec)},
+        )["FunctionArn"]
+    for machine in deployment.state_machines:
+        definition = machine.definition.read_text()
+        for function in machine.functions:
+            definition = definition.replace(f"${{{machine.substitution_key(function)}}}", arns[function])
+        arns[machine.name] = stepfunctions.create_state_machine(
+            name=machine.name, definition=definition, roleArn=role
+        )["stateMachineArn"]
+    events = boto3.client("events")
+    for schedule in deployment.schedules:
+        arns[schedule.name] = events.put_rule(
+            Name=schedule.name, ScheduleExpression=schedule.expression, Description=schedule.description
+        )["RuleArn"]
+        events.put_targets(
+            Rule=schedule.name, Targets=[{"Id": schedule.function, "Arn": arns[schedule.function]}]
+        )
+    return arns

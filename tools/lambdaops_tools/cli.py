@@ -11,11 +11,12 @@ import sys
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from lambdaops_tools.client import ApiError, LambdaopsClient
 
 DEFAULT_INFO_FILE = Path(".lambdaops") / "local.json"
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # `add_subparsers` returns it
 
 
 def _json_arg(text: str) -> Any:
@@ -133,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--info-file", default=str(DEFAULT_INFO_FILE), help="the local stack's info file")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    _stack_commands(commands)
+    _model_commands(commands)
+    _version_commands(commands)
+    _promotion_commands(commands)
+    _serving_commands(commands)
+    _drift_commands(commands)
+    return parser
+
+
+def _stack_commands(commands: Commands) -> None:
     local = commands.add_parser("local", help="serve the API locally on moto")
     local.add_argument("--port", type=int, default=8787)
     local.add_argument("--aws-port", type=int, default=0, help="moto's port (default: any free port)")
@@ -143,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=0)
     demo.set_defaults(run=_run_demo)
 
+
+def _model_commands(commands: Commands) -> None:
     create = commands.add_parser("create", help="create a model")
     create.add_argument("name")
     create.add_argument("--description", default="")
@@ -153,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
         call=lambda c, a: c.create_model(a.name, a.description, _tags(a.tag), a.policy, a.drift)
     )
 
+    listing = commands.add_parser("list", help="list models")
+    listing.add_argument("--limit", type=int)
+    listing.add_argument("--next-token")
+    listing.set_defaults(call=lambda c, a: c.list_models(a.limit, a.next_token))
+
+    show = commands.add_parser("show", help="show a model, or one of its versions")
+    show.add_argument("name")
+    show.add_argument("version", nargs="?")
+    show.set_defaults(
+        call=lambda c, a: c.get_version(a.name, a.version) if a.version else c.get_model(a.name)
+    )
+
+
+def _version_commands(commands: Commands) -> None:
     register = commands.add_parser("register", help="register a version")
     register.add_argument("name")
     source = register.add_mutually_exclusive_group(required=True)
@@ -181,11 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
-    listing = commands.add_parser("list", help="list models")
-    listing.add_argument("--limit", type=int)
-    listing.add_argument("--next-token")
-    listing.set_defaults(call=lambda c, a: c.list_models(a.limit, a.next_token))
-
     versions = commands.add_parser("versions", help="list a model's versions")
     versions.add_argument("name")
     versions.add_argument("--stage")
@@ -198,13 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
-    show = commands.add_parser("show", help="show a model, or one of its versions")
-    show.add_argument("name")
-    show.add_argument("version", nargs="?")
-    show.set_defaults(
-        call=lambda c, a: c.get_version(a.name, a.version) if a.version else c.get_model(a.name)
-    )
+    compare = commands.add_parser("compare", help="differences between two versions")
+    compare.add_argument("name")
+    compare.add_argument("a")
+    compare.add_argument("b")
+    compare.set_defaults(call=lambda c, a: c.compare(a.name, a.a, a.b))
 
+
+def _promotion_commands(commands: Commands) -> None:
     promote = commands.add_parser("promote", help="move a version to a stage")
     promote.add_argument("name")
     promote.add_argument("version")
@@ -222,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("name")
     history.set_defaults(call=lambda c, a: c.history(a.name))
 
+
+def _serving_commands(commands: Commands) -> None:
     predict = commands.add_parser("predict", help="predict with production, a version, or the split's pick")
     predict.add_argument("name")
     predict.add_argument("instances", type=_json_arg, help="JSON list of rows (arrays or records), or @file")
@@ -263,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
 
+
+def _drift_commands(commands: Commands) -> None:
     baseline = commands.add_parser("baseline", help="profile a version's training data for drift checks")
     baseline.add_argument("name")
     baseline.add_argument("version")
@@ -282,13 +309,6 @@ def build_parser() -> argparse.ArgumentParser:
             else c.drift_history(a.name, a.limit)
         )
     )
-
-    compare = commands.add_parser("compare", help="differences between two versions")
-    compare.add_argument("name")
-    compare.add_argument("a")
-    compare.add_argument("b")
-    compare.set_defaults(call=lambda c, a: c.compare(a.name, a.a, a.b))
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from lambdaops.core.clock import Clock, utc_now
 from lambdaops.core.errors import NoProductionVersion, NothingToRollBack
 from lambdaops.core.semver import parse_version
@@ -16,7 +19,7 @@ from lambdaops.promotion.schemas import (
 from lambdaops.promotion.traffic import validate_split
 from lambdaops.registry.events import STAGE_CHANGED, EventPublisher, stage_changed_event
 from lambdaops.registry.lookups import require_model, require_version_of
-from lambdaops.registry.schemas import HistoryEntry, TrafficRoute, TrafficSplit
+from lambdaops.registry.schemas import HistoryEntry, TrafficRoute, TrafficSplit, VersionRecord
 from lambdaops.registry.stages import Stage, check_move
 from lambdaops.registry.store import ModelState, RegistryStore, StageMove
 
@@ -39,6 +42,28 @@ def _split_surviving(
     return split
 
 
+@dataclass(frozen=True)
+class Logged:
+    """A stage move and why, written to the history in the same transaction."""
+
+    move: StageMove
+    action: Literal["stage_change", "rollback"]
+    reason: str
+    approved_by: str | None = None
+
+    def entry(self, at: str, actor: str) -> HistoryEntry:
+        return HistoryEntry(
+            at=at,
+            actor=actor,
+            action=self.action,
+            version=self.move.version,
+            from_stage=self.move.from_stage,
+            to_stage=self.move.to_stage,
+            reason=self.reason,
+            approved_by=self.approved_by,
+        )
+
+
 class Promotion:
     def __init__(self, store: RegistryStore, events: EventPublisher, clock: Clock = utc_now) -> None:
         self._store = store
@@ -52,56 +77,28 @@ class Promotion:
         state = require_model(self._store, name)
         candidate = require_version_of(self._store, state, version)
         check_move(version, candidate.stage, request.stage)
-        production_version = state.record.production_version
-        production = (
-            self._store.get_version(name, production_version)
-            if production_version and request.stage == Stage.PRODUCTION
-            else None
-        )
-        enforce_policy(state.record.policy, candidate, request.stage, production, request.approved_by)
-
+        self._enforce_gates(state, candidate, request)
         now = self._clock()
+        production = state.record.production_version
+        history = list(state.production_history)
+        moves: list[Logged] = []
+        if candidate.stage == Stage.PRODUCTION:  # retiring production leaves the model without one
+            history.append(version)
+            production = None
+        if request.stage == Stage.PRODUCTION:
+            if production is not None:
+                # The displaced version is archived in the same atomic write.
+                displaced = StageMove(production, Stage.PRODUCTION, Stage.ARCHIVED)
+                moves.append(Logged(displaced, "stage_change", f"replaced by {version}"))
+                history.append(production)
+            production = version
+        moved = StageMove(version, candidate.stage, request.stage)
+        moves.append(Logged(moved, "stage_change", request.reason, request.approved_by))
         staging = [v for v in state.record.staging_versions if v != version]
         if request.stage == Stage.STAGING:
             staging.append(version)
-        history = list(state.production_history)
-        moves: list[StageMove] = []
-        entries: list[HistoryEntry] = []
-        if candidate.stage == Stage.PRODUCTION:
-            history.append(version)
-            production_version = None
-        if request.stage == Stage.PRODUCTION:
-            if production_version is not None:
-                # The displaced version is archived in the same atomic write.
-                moves.append(StageMove(production_version, Stage.PRODUCTION, Stage.ARCHIVED))
-                entries.append(
-                    self._entry(
-                        now,
-                        actor,
-                        "stage_change",
-                        production_version,
-                        Stage.PRODUCTION,
-                        Stage.ARCHIVED,
-                        f"replaced by {version}",
-                    )
-                )
-                history.append(production_version)
-            production_version = version
-        moves.append(StageMove(version, candidate.stage, request.stage))
-        entries.append(
-            self._entry(
-                now,
-                actor,
-                "stage_change",
-                version,
-                candidate.stage,
-                request.stage,
-                request.reason,
-                request.approved_by,
-            )
-        )
-        traffic = _split_surviving(state, production_version, moves)
-        self._commit(state, now, production_version, staging, history, moves, entries, traffic)
+        traffic = _split_surviving(state, production, [logged.move for logged in moves])
+        self._commit(state, now, actor, production, staging, history, moves, traffic)
         return StageChangeResult(version=version, stage=request.stage, previous_stage=candidate.stage)
 
     def rollback(self, name: str, request: RollbackRequest, actor: str) -> RollbackResult:
@@ -115,21 +112,26 @@ class Promotion:
             )
         target = history.pop()
         restored = require_version_of(self._store, state, target)
-        now = self._clock()
-        moves: list[StageMove] = []
-        entries: list[HistoryEntry] = []
+        moves: list[Logged] = []
         if current is not None:
-            moves.append(StageMove(current, Stage.PRODUCTION, Stage.ARCHIVED))
-            entries.append(
-                self._entry(now, actor, "rollback", current, Stage.PRODUCTION, Stage.ARCHIVED, request.reason)
+            moves.append(
+                Logged(StageMove(current, Stage.PRODUCTION, Stage.ARCHIVED), "rollback", request.reason)
             )
-        moves.append(StageMove(target, restored.stage, Stage.PRODUCTION))
-        entries.append(
-            self._entry(now, actor, "rollback", target, restored.stage, Stage.PRODUCTION, request.reason)
-        )
+        moves.append(Logged(StageMove(target, restored.stage, Stage.PRODUCTION), "rollback", request.reason))
         staging = [v for v in state.record.staging_versions if v != target]
-        self._commit(state, now, target, staging, history, moves, entries, traffic=None)
+        self._commit(state, self._clock(), actor, target, staging, history, moves, traffic=None)
         return RollbackResult(production_version=target, rolled_back_from=current)
+
+    def _enforce_gates(
+        self, state: ModelState, candidate: VersionRecord, request: StageChangeRequest
+    ) -> None:
+        production_version = state.record.production_version
+        production = (
+            self._store.get_version(state.record.name, production_version)
+            if production_version and request.stage == Stage.PRODUCTION
+            else None
+        )
+        enforce_policy(state.record.policy, candidate, request.stage, production, request.approved_by)
 
     def get_traffic(self, name: str) -> TrafficSplit:
         """The split in force; without one, production takes everything."""
@@ -170,13 +172,14 @@ class Promotion:
         self,
         state: ModelState,
         now: str,
+        actor: str,
         production_version: str | None,
         staging: list[str],
         production_history: list[str],
-        moves: list[StageMove],
-        entries: list[HistoryEntry],
+        moves: list[Logged],
         traffic: TrafficSplit | None,
     ) -> None:
+        entries = tuple(logged.entry(now, actor) for logged in moves)
         self._store.commit(
             state.change(
                 now,
@@ -184,33 +187,9 @@ class Promotion:
                 staging_versions=tuple(sorted(staging, key=parse_version)),
                 production_history=tuple(production_history[-_PRODUCTION_HISTORY_KEPT:]),
                 traffic=traffic,
-                moves=tuple(moves),
-                history=tuple(entries),
+                moves=tuple(logged.move for logged in moves),
+                history=entries,
             )
         )
         for entry in entries:
             self._events.publish(STAGE_CHANGED, stage_changed_event(state.record.name, entry))
-
-    @staticmethod
-    def _entry(
-        at: str,
-        actor: str,
-        action: str,
-        version: str,
-        from_stage: Stage,
-        to_stage: Stage,
-        reason: str,
-        approved_by: str | None = None,
-    ) -> HistoryEntry:
-        return HistoryEntry.model_validate(
-            {
-                "at": at,
-                "actor": actor,
-                "action": action,
-                "version": version,
-                "from_stage": from_stage,
-                "to_stage": to_stage,
-                "reason": reason,
-                "approved_by": approved_by,
-            }
-        )

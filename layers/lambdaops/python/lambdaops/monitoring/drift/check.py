@@ -132,6 +132,24 @@ class _Findings:
     def add(self, **fields: object) -> None:
         self.items.append(QualityFinding.model_validate(fields))
 
+    def shape(self, data: Columns) -> None:
+        """Columns the data lacks or the schema does not know, and values of the wrong type."""
+        for name in data.missing:
+            self.add(check="missing_column", feature=name, severity="fail", message="not in the data")
+        for name in data.unexpected:
+            self.add(
+                check="unexpected_column", feature=name, severity="warn", message="not in the input schema"
+            )
+        for name, wrong in data.wrong_types.items():
+            self.add(
+                check="wrong_type",
+                feature=name,
+                severity="fail",
+                message=f"{wrong.count} value(s) of the wrong type",
+                value=float(wrong.count),
+                examples=wrong.examples,
+            )
+
     def missing_rate(
         self, name: str, profile: NumericProfile | CategoryProfile, present: int, rows: int
     ) -> None:
@@ -184,63 +202,24 @@ def check_drift(
 ) -> DriftResult:
     """Tests every feature present in the data; features absent from it are data-quality failures."""
     policy = policy or DriftPolicy()
-    unknown = sorted(set(overrides.features) - set(baseline.features)) if overrides else []
-    if unknown:
-        # A model's policy may name features of other versions; a request names this one's.
-        raise InvalidInput(
-            f"methods name feature(s) the version does not have: {', '.join(unknown)}",
-            reason="unknown_feature",
-            features=unknown,
-        )
+    _refuse_unknown_features(baseline, overrides)
     data = columns if isinstance(columns, Columns) else columns_from_mapping(baseline.input_schema, columns)
     findings = _Findings(policy)
-    for name in data.missing:
-        findings.add(check="missing_column", feature=name, severity="fail", message="not in the data")
-    for name in data.unexpected:
-        findings.add(
-            check="unexpected_column", feature=name, severity="warn", message="not in the input schema"
-        )
-    for name, wrong in data.wrong_types.items():
-        findings.add(
-            check="wrong_type",
-            feature=name,
-            severity="fail",
-            message=f"{wrong.count} value(s) of the wrong type",
-            value=float(wrong.count),
-            examples=wrong.examples,
-        )
+    findings.shape(data)
     results: dict[str, FeatureDrift] = {}
     for name, profile in baseline.features.items():
         method, threshold = choose_method(name, profile, policy, overrides)
-        if isinstance(profile, NumericProfile):
-            if name not in data.numeric:
-                continue
-            column = data.numeric[name]
-            present = column[~np.isnan(column)]
-            findings.missing_rate(name, profile, present.size, data.rows)
-            findings.out_of_range(name, profile, present)
-            if present.size == 0 or profile.count == 0:
-                continue
-            statistic, p_value = _numeric_test(method, profile, present)
-        else:
-            if name not in data.category:
-                continue
-            with_missing = Counter(data.category[name])
-            with_missing.pop(None, None)
-            counts = cast("Counter[str]", with_missing)
-            findings.missing_rate(name, profile, sum(counts.values()), data.rows)
-            findings.unseen(name, profile, counts)
-            if not counts or profile.count == 0:
-                continue
-            statistic, p_value = _binned(method, *_aligned_counts(profile.frequencies, counts))
-        results[name] = FeatureDrift(
-            kind=profile.kind,
-            method=method,
-            statistic=statistic,
-            p_value=p_value,
-            threshold=threshold,
-            drifted=_verdict(method, statistic, p_value, threshold),
-        )
+        tested = _test_feature(method, name, profile, data, findings)
+        if tested is not None:
+            statistic, p_value = tested
+            results[name] = FeatureDrift(
+                kind=profile.kind,
+                method=method,
+                statistic=statistic,
+                p_value=p_value,
+                threshold=threshold,
+                drifted=_verdict(method, statistic, p_value, threshold),
+            )
     drifted = [name for name, result in results.items() if result.drifted]
     share = len(drifted) / len(results) if results else 0.0
     return DriftResult(
@@ -253,3 +232,45 @@ def check_drift(
         data_quality=findings.items,
         data_quality_failed=any(finding.severity == "fail" for finding in findings.items),
     )
+
+
+def _refuse_unknown_features(baseline: Baseline, overrides: MethodOverrides | None) -> None:
+    # A model's policy may name features of other versions; a request names this one's.
+    unknown = sorted(set(overrides.features) - set(baseline.features)) if overrides else []
+    if unknown:
+        raise InvalidInput(
+            f"methods name feature(s) the version does not have: {', '.join(unknown)}",
+            reason="unknown_feature",
+            features=unknown,
+        )
+
+
+def _test_feature(
+    method: DriftMethod,
+    name: str,
+    profile: NumericProfile | CategoryProfile,
+    data: Columns,
+    findings: _Findings,
+) -> tuple[float, float | None] | None:
+    """The feature's statistic and p-value after its data-quality checks; None when there is nothing to
+    compare (the column is absent, wholly missing, or the baseline saw no values)."""
+    if isinstance(profile, NumericProfile):
+        if name not in data.numeric:
+            return None
+        column = data.numeric[name]
+        present = column[~np.isnan(column)]
+        findings.missing_rate(name, profile, present.size, data.rows)
+        findings.out_of_range(name, profile, present)
+        if present.size == 0 or profile.count == 0:
+            return None
+        return _numeric_test(method, profile, present)
+    if name not in data.category:
+        return None
+    with_missing = Counter(data.category[name])
+    with_missing.pop(None, None)
+    counts = cast("Counter[str]", with_missing)
+    findings.missing_rate(name, profile, sum(counts.values()), data.rows)
+    findings.unseen(name, profile, counts)
+    if not counts or profile.count == 0:
+        return None
+    return _binned(method, *_aligned_counts(profile.frequencies, counts))

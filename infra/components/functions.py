@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -20,6 +24,7 @@ from lambdaops_tools.deployment import (
     FunctionSpec,
     function_environment,
 )
+from lambdaops_tools.grants import GrantTargets, Statement
 
 # Bytecode and build metadata are not code.
 LAMBDAOPS_LAYER_EXCLUDE = ["**/__pycache__", "**/*.pyc", "python/*.egg-info"]
@@ -28,8 +33,44 @@ CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)
 ARCHITECTURE = lambda_.Architecture.X86_64
 
-# Object keys a `writes_drift` function may put: baselines beside their model, reports under drift/.
-DRIFT_OBJECT_KEYS = ("models/*/baselines/*", "drift/*")
+# Active tracing adds X-Ray statements on "*" to every function's role.
+TRACING_REASON = (
+    "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions, "
+    "so their resource must be '*'."
+)
+
+
+def flatten_reference(resolved: Any) -> str:
+    """A resolved resource the way a cdk-nag finding names it: `<RegistryTable.Arn>/index/*`.
+
+    Only the forms our statements resolve to: plain text, `Ref`, `Fn::GetAtt` and `Fn::Join` of them.
+    """
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and len(resolved) == 1:
+        ((function, argument),) = resolved.items()
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return "<{}.{}>".format(*argument)
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(flatten_reference(part) for part in parts)
+    raise ValueError(f"no finding name for {json.dumps(resolved)}")
+
+
+def wildcard_findings(statement: Statement, resolve: Callable[[str], Any]) -> list[str]:
+    """The `AwsSolutions-IAM5[...]` finding ids cdk-nag raises for the statement's wildcards.
+
+    `resolve` turns a resource (a token) into its CloudFormation value, as `cdk.Stack.resolve` does.
+    """
+    findings = [f"Action::{action}" for action in statement.actions if "*" in action]
+    findings += [
+        f"Resource::{flat}"
+        for flat in (flatten_reference(resolve(resource)) for resource in statement.resources)
+        if "*" in flat
+    ]
+    return [f"AwsSolutions-IAM5[{finding}]" for finding in findings]
 
 
 def construct_name(name: str) -> str:
@@ -52,10 +93,21 @@ class Functions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._deployment = deployment
-        self._table = table
-        self._bucket = bucket
-        self._alerts_topic = alerts_topic
-        self._event_bus = events.EventBus.from_event_bus_name(self, "EventBus", deployment.event_bus_name)
+        event_bus = events.EventBus.from_event_bus_name(self, "EventBus", deployment.event_bus_name)
+        alerts_key = alerts_topic.master_key
+        # What the functions' grants point at: this stack's resources, as tokens.
+        self.grant_targets = GrantTargets(
+            table_name=table.table_name,
+            table_arn=table.table_arn,
+            bucket_name=bucket.bucket_name,
+            bucket_arn=bucket.bucket_arn,
+            event_bus_name=deployment.event_bus_name,
+            event_bus_arn=event_bus.event_bus_arn,
+            alerts_topic_arn=alerts_topic.topic_arn,
+            alerts_key_arn=alerts_key.key_arn if alerts_key is not None else None,
+            rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+            rollout_executions_arn=self.execution_arns("canary-rollout"),
+        )
         self.lambdaops_layer = lambda_.LayerVersion(
             self,
             "LambdaopsLayer",
@@ -101,16 +153,7 @@ class Functions(Construct):
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_s),
             layers=[self.lambdaops_layer, *(self.dependency_layers[dep] for dep in spec.dependency_sets)],
-            environment=function_environment(
-                spec,
-                table_name=self._table.table_name,
-                bucket_name=self._bucket.bucket_name,
-                event_bus_name=self._deployment.event_bus_name,
-                rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
-                # `cdk deploy -c lambdaops:preload-models=churn,fraud` warms those models at init.
-                preload_models=str(self.node.try_get_context("lambdaops:preload-models") or ""),
-                alerts_topic_arn=self._alerts_topic.topic_arn,
-            ),
+            environment=function_environment(spec, self.grant_targets, self._context(spec)),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
@@ -127,58 +170,20 @@ class Functions(Construct):
         cdk.Validations.of(role).acknowledge(*self._wildcard_acknowledgments(spec))
         return function
 
+    def _context(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's context settings that this app's context sets (`cdk deploy -c key=value`)."""
+        values = {
+            setting.context_key: self.node.try_get_context(setting.context_key)
+            for setting in spec.context_settings
+        }
+        return {key: str(value) for key, value in values.items() if value is not None}
+
     def _grant(self, spec: FunctionSpec, function: lambda_.Function) -> None:
-        if spec.writes_table:
-            self._table.grant_read_write_data(function)
-        else:
-            self._table.grant_read_data(function)
-        if spec.reads_artifacts:
-            # Exactly what `S3ArtifactStore.fetch` calls; ListBucket turns a missing key into 404, not 403.
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:GetObjectVersion"],
-                    resources=[self._bucket.arn_for_objects("*")],
+        for grant in spec.grants:
+            for statement in grant.statements(self.grant_targets):
+                function.add_to_role_policy(
+                    iam.PolicyStatement(actions=list(statement.actions), resources=list(statement.resources))
                 )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self._bucket.bucket_arn])
-            )
-        if spec.publishes_events:
-            self._event_bus.grant_put_events_to(function)
-        if spec.writes_captures:
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects("captures/*")]
-                )
-            )
-        if spec.starts_rollouts:
-            machines = [self.state_machine_arn(machine.name) for machine in self._deployment.state_machines]
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["states:StartExecution", "states:ListExecutions"], resources=machines
-                )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["states:DescribeExecution"],
-                    resources=[
-                        self.execution_arns(machine.name) for machine in self._deployment.state_machines
-                    ],
-                )
-            )
-        if spec.reads_metrics:
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
-            )
-        if spec.writes_drift:
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:PutObject"],
-                    resources=[self._bucket.arn_for_objects(keys) for keys in DRIFT_OBJECT_KEYS],
-                )
-            )
-        if spec.publishes_alerts:
-            self._alerts_topic.grant_publish(function)
 
     def state_machine_name(self, name: str) -> str:
         """Named explicitly, so functions can know its ARN without depending on the machine itself."""
@@ -201,63 +206,16 @@ class Functions(Construct):
         )
 
     def _wildcard_acknowledgments(self, spec: FunctionSpec) -> list[cdk.Acknowledgment]:
-        """Each wildcard the grants above produce, acknowledged by the exact finding it raises."""
-        acknowledgments = [
-            cdk.Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="X-Ray PutTraceSegments/PutTelemetryRecords (active tracing)"
-                + (" and cloudwatch:GetMetricData (canary judgement)" if spec.reads_metrics else "")
-                + " support no resource-level permissions, so their resource must be '*'.",
-            )
-        ]
-        if self._deployment.table.indexes:
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.table.logical_id}.Arn>/index/*]",
-                    reason="Queries on the registry table's GSIs: the grant covers this one table's "
-                    "indexes (<table arn>/index/*), not other tables.",
-                )
-            )
-        if spec.writes_captures:
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/captures/*]",
-                    reason="Captured predictions are written as new objects under captures/<model>/dt=.../ "
-                    "of this one bucket; their keys are made per request.",
-                )
-            )
-        if spec.writes_drift:
-            acknowledgments += [
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/{keys}]",
-                    reason="Baselines (models/<model>/baselines/<version>...) and drift reports "
-                    "(drift/<model>/...) are new objects of this one bucket, keyed per model and scan.",
-                )
-                for keys in DRIFT_OBJECT_KEYS
-            ]
-        if spec.publishes_alerts:
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id="AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                    reason="Publishing to the SSE-KMS alerts topic needs kms:GenerateDataKey* and "
-                    "kms:Decrypt (as SNS documents and grant_publish grants), on the topic's own key only.",
-                )
-            )
-        if spec.starts_rollouts:
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
-                    f":execution:{self.state_machine_name('canary-rollout')}:*]",
-                    reason="DescribeExecution on the executions of this one state machine, whose names "
-                    "Step Functions generates per rollout.",
-                )
-            )
-        if spec.reads_artifacts:
-            acknowledgments.append(
-                cdk.Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::<{self._deployment.bucket.logical_id}.Arn>/*]",
-                    reason="Model artifacts are read by the key given at registration, so GetObject "
-                    "covers the objects of this one artifacts bucket (<bucket arn>/*).",
-                )
-            )
-        return acknowledgments
+        """Each wildcard the role's statements raise, acknowledged by its exact finding with its grant's
+        reason; findings raised by several statements join their reasons."""
+        reasons: dict[str, list[str]] = {"AwsSolutions-IAM5[Resource::*]": [TRACING_REASON]}
+        resolve = cdk.Stack.of(self).resolve
+        for grant in spec.grants:
+            for statement in grant.statements(self.grant_targets):
+                for finding in wildcard_findings(statement, resolve):
+                    if statement.reason is None:
+                        raise ValueError(f"{grant!r} raises {finding} but gives no reason for it")
+                    found = reasons.setdefault(finding, [])
+                    if statement.reason not in found:
+                        found.append(statement.reason)
+        return [cdk.Acknowledgment(id=finding, reason=" ".join(why)) for finding, why in reasons.items()]

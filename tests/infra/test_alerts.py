@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdaops_tools.deployment import DEPLOYMENT
+from lambdaops_tools.grants import PublishesAlerts
 from tests.infra.conftest import Synthesized
 
 TOPIC_ID = DEPLOYMENT.alerts_topic.logical_id
@@ -64,7 +65,7 @@ def test_functions_that_publish_alerts_are_told_the_topic(synthesized: Synthesiz
     for spec in DEPLOYMENT.functions:
         function = synthesized.template_json["Resources"][synthesized.function_ids[spec.name]]
         variables = function["Properties"]["Environment"]["Variables"]
-        expected = {"Ref": TOPIC_ID} if spec.publishes_alerts else None
+        expected = {"Ref": TOPIC_ID} if spec.declares(PublishesAlerts) else None
         assert variables.get("LAMBDAOPS_ALERTS_TOPIC_ARN") == expected, spec.name
     drift = synthesized.template_json["Resources"][synthesized.function_ids["drift"]]
     assert drift["Properties"]["Environment"]["Variables"]["LAMBDAOPS_ALERTS_TOPIC_ARN"] == {"Ref": TOPIC_ID}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import Any
 
 import boto3
@@ -11,7 +12,9 @@ import pytest
 from moto import mock_aws
 
 from lambdaops_tools.deployment import DEPLOYMENT, function_environment
+from lambdaops_tools.grants import GrantTargets
 from lambdaops_tools.local.resources import (
+    LocalResources,
     create_functions_and_state_machines,
     create_local_resources,
     table_definition,
@@ -171,15 +174,11 @@ def s3_events_delivered(bucket: str) -> list[str]:
 @pytest.mark.parametrize("spec", DEPLOYMENT.functions, ids=lambda spec: spec.name)
 def test_function_environment_names_match_the_declaration(synthesized: Synthesized, spec: Any) -> None:
     function = synthesized.template_json["Resources"][synthesized.function_ids[spec.name]]
-    declared = function_environment(
-        spec,
-        table_name="",
-        bucket_name="",
-        event_bus_name="",
-        rollout_state_machine_arn="",
-        alerts_topic_arn="",
-    )
-    assert set(function["Properties"]["Environment"]["Variables"]) == set(declared)
+    declared = function_environment(spec, GrantTargets(**{field.name: "" for field in fields(GrantTargets)}))
+    local = LocalResources(
+        table_name="table", bucket_name="bucket", event_bus_name="default", alerts_topic_arn="topic"
+    ).environment(spec)
+    assert set(function["Properties"]["Environment"]["Variables"]) == set(declared) == set(local)
 
 
 @pytest.mark.usefixtures("moto_resources")

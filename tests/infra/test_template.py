@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from lambdaops_tools.deployment import DEPLOYMENT, PYTHON_RUNTIME, FunctionSpec, function_environment
+from lambdaops_tools.grants import (
+    GrantTargets,
+    PublishesAlerts,
+    PublishesEvents,
+    ReadsArtifacts,
+    ReadsPredictionMetrics,
+    ReadsTable,
+    StartsRollouts,
+    WritesCaptures,
+    WritesDriftResults,
+    WritesTable,
+)
 from tests.infra.conftest import PRELOAD_MODELS, Synthesized
 
 FUNCTIONS = DEPLOYMENT.functions
@@ -182,23 +195,42 @@ def test_function_runtime_sizing_and_tracing(synthesized: Synthesized, spec: Fun
     assert synthesized.template_json["Resources"][log_group_id]["Properties"]["RetentionInDays"] > 0
 
 
+PLACEHOLDERS = GrantTargets(**{field.name: f"<{field.name}>" for field in fields(GrantTargets)})
+"""Targets whose every value names its field, so a declared environment shows which target it uses."""
+
+
+def template_values(synthesized: Synthesized) -> dict[str, Any]:
+    """What each placeholder target must be in the template: this stack's resources."""
+    (machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
+    machine_name = machine["Properties"]["StateMachineName"]
+    return {
+        "<table_name>": {"Ref": DEPLOYMENT.table.logical_id},
+        "<bucket_name>": {"Ref": DEPLOYMENT.bucket.logical_id},
+        "<event_bus_name>": DEPLOYMENT.event_bus_name,
+        "<alerts_topic_arn>": {"Ref": DEPLOYMENT.alerts_topic.logical_id},
+        "<rollout_state_machine_arn>": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":states:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    f":stateMachine:{machine_name}",
+                ],
+            ]
+        },
+    }
+
+
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
 def test_function_environment_points_at_this_stack(synthesized: Synthesized, spec: FunctionSpec) -> None:
     variables = function_resource(synthesized, spec)["Properties"]["Environment"]["Variables"]
-    expected: dict[str, Any] = function_environment(
-        spec,
-        table_name="<table>",
-        bucket_name="<bucket>",
-        event_bus_name="default",
-        rollout_state_machine_arn=variables.get("LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"),
-        preload_models=PRELOAD_MODELS,
-        alerts_topic_arn="<topic>",
-    )
-    expected["LAMBDAOPS_TABLE_NAME"] = {"Ref": DEPLOYMENT.table.logical_id}
-    expected["LAMBDAOPS_BUCKET_NAME"] = {"Ref": DEPLOYMENT.bucket.logical_id}
-    if spec.publishes_alerts:
-        expected["LAMBDAOPS_ALERTS_TOPIC_ARN"] = {"Ref": DEPLOYMENT.alerts_topic.logical_id}
-    assert variables == expected
+    declared = function_environment(spec, PLACEHOLDERS, {"lambdaops:preload-models": PRELOAD_MODELS})
+    in_stack = template_values(synthesized)
+    assert variables == {name: in_stack.get(value, value) for name, value in declared.items()}
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
@@ -213,14 +245,45 @@ def test_function_layers_are_lambdaops_then_its_dependency_sets(
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
 def test_function_permissions_follow_the_declaration(synthesized: Synthesized, spec: FunctionSpec) -> None:
     actions = granted_actions(synthesized, spec)
+    assert spec.declares(ReadsTable)
     assert "dynamodb:Query" in actions
-    assert ("dynamodb:PutItem" in actions) is spec.writes_table
-    assert ("s3:GetObject" in actions) is spec.reads_artifacts
-    assert ("events:PutEvents" in actions) is spec.publishes_events
-    assert ("sns:Publish" in actions) is spec.publishes_alerts
+    assert ("dynamodb:PutItem" in actions) is spec.declares(WritesTable)
+    assert ("s3:GetObject" in actions) is spec.declares(ReadsArtifacts)
+    assert ("events:PutEvents" in actions) is spec.declares(PublishesEvents)
+    assert ("sns:Publish" in actions) is spec.declares(PublishesAlerts)
+    assert ("states:StartExecution" in actions) is spec.declares(StartsRollouts)
+    assert ("cloudwatch:GetMetricData" in actions) is spec.declares(ReadsPredictionMetrics)
     # The one wildcard action: SNS documents kms:GenerateDataKey* for publishers to an SSE-KMS topic.
-    allowed_wildcards = {"kms:GenerateDataKey*"} if spec.publishes_alerts else set()
+    allowed_wildcards = {"kms:GenerateDataKey*"} if spec.declares(PublishesAlerts) else set()
     assert {action for action in actions if action.endswith("*")} == allowed_wildcards, sorted(actions)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# Statements other constructs add to a function's role: its log group, active tracing, the schedule's DLQ.
+NOT_FROM_GRANTS = ("logs:", "xray:", "sqs:")
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
+def test_function_role_holds_exactly_its_grants_statements(
+    synthesized: Synthesized, spec: FunctionSpec
+) -> None:
+    resolve = synthesized.stack.resolve
+    targets = synthesized.stack.functions.grant_targets
+    declared = [
+        (sorted(statement.actions), [resolve(resource) for resource in statement.resources])
+        for grant in spec.grants
+        for statement in grant.statements(targets)
+    ]
+    on_role = [
+        (sorted(as_list(statement["Action"])), as_list(statement["Resource"]))
+        for statement in role_statements(synthesized, spec)
+        if not all(action.startswith(NOT_FROM_GRANTS) for action in as_list(statement["Action"]))
+    ]
+    assert all(statement["Effect"] == "Allow" for statement in role_statements(synthesized, spec))
+    assert on_role == declared
 
 
 def bucket_object_keys(resource: Any) -> str:
@@ -256,9 +319,9 @@ def test_functions_put_objects_only_under_their_declared_prefixes(
     synthesized: Synthesized, spec: FunctionSpec
 ) -> None:
     expected = set()
-    if spec.writes_captures:
+    if spec.declares(WritesCaptures):
         expected.add("captures/*")
-    if spec.writes_drift:
+    if spec.declares(WritesDriftResults):
         expected |= {"models/*/baselines/*", "drift/*"}
     assert put_object_keys(synthesized, spec) == expected
 
@@ -273,7 +336,7 @@ def test_functions_that_publish_alerts_may_publish_to_the_topic_and_use_its_key(
     published = [r for s in statements if allowed(s, "sns:Publish") for r in statement_resources(s)]
     encrypted = [r for s in statements if allowed(s, "kms:GenerateDataKey*") for r in statement_resources(s)]
     decrypted = [r for s in statements if allowed(s, "kms:Decrypt") for r in statement_resources(s)]
-    if spec.publishes_alerts:
+    if spec.declares(PublishesAlerts):
         assert published == [{"Ref": DEPLOYMENT.alerts_topic.logical_id}]
         assert encrypted == decrypted == [key]
     else:
@@ -302,7 +365,7 @@ def test_events_go_to_the_default_bus_only(synthesized: Synthesized) -> None:
             for statement in role_statements(synthesized, spec)
             if statement["Action"] == "events:PutEvents"
         ]
-        assert len(resources) == int(spec.publishes_events)
+        assert len(resources) == int(spec.declares(PublishesEvents))
         assert all(resource.endswith(':event-bus/default"]]}') for resource in resources), resources
 
 

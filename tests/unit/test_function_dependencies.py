@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from lambdaops_tools.deployment import DEPLOYMENT, FunctionSpec, function_environment
+from lambdaops_tools.deployment import DEPLOYMENT, FunctionSpec
+from lambdaops_tools.local.resources import LocalResources
 
 # Which packages each dependency set provides that another one must not be assumed to.
 EXCLUSIVE = {"onnx": ("onnxruntime",), "stats": ("scipy",)}
@@ -33,19 +35,20 @@ def test_a_function_imports_without_the_packages_its_layers_lack(
         if dependency_set not in spec.dependency_sets
         for package in packages
     ]
-    environment = function_environment(
-        spec,
+    # Only the declared environment: a setting its grants forget must fail the import, as in Lambda.
+    for name in list(os.environ):
+        if name.startswith("LAMBDAOPS_"):
+            monkeypatch.delenv(name)
+    resources = LocalResources(
         table_name="t",
         bucket_name="b",
         event_bus_name="default",
-        rollout_state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:x",
         alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
     )
-    for name, value in environment.items():
+    for name, value in resources.environment(spec).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("LAMBDAOPS_PRELOAD_MODELS", "")
     result = subprocess.run(
         [sys.executable, "-c", PROBE, str(spec.module_file), json.dumps(lacking)],
         capture_output=True,

@@ -1,14 +1,31 @@
 """What lambdaops deploys, declared once.
 
 The CDK app (`infra/`) and the local stack (`lambdaops_tools.local`) both build their resources from these
-declarations, so the API routes, function environments and table schema cannot drift apart between the
-cloud and a laptop. `tests/infra/test_declarations_agree.py` proves the synthesized template matches.
+declarations, so the API routes, each function's grants and environment, and the table schema cannot drift
+apart between the cloud and a laptop. `tests/infra/test_declarations_agree.py` proves the synthesized
+template matches.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from lambdaops_tools.grants import (
+    Grant,
+    GrantTargets,
+    PublishesAlerts,
+    PublishesEvents,
+    ReadsArtifacts,
+    ReadsPredictionMetrics,
+    ReadsTable,
+    StartsRollouts,
+    WritesCaptures,
+    WritesDriftResults,
+    WritesTable,
+    merge_environments,
+)
 
 # Declarations describe the source tree they sit in (function folders, ASL files, layers); they are
 # read by CDK and the local stack, and never shipped to Lambda.
@@ -64,35 +81,36 @@ class DependencySet:
 
 
 @dataclass(frozen=True)
+class ContextSetting:
+    """A function setting chosen per deployment: `cdk deploy -c <context_key>=<value>` sets it, and locally
+    (or when the context leaves it unset) it is `default`."""
+
+    variable: str
+    context_key: str
+    default: str = ""
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
-    """A Lambda function: its code folder, handler and what it is allowed to touch."""
+    """A Lambda function: its code folder, handler, what it may touch (`grants`) and its other settings."""
 
     name: str
     handler: str
     dependency_sets: tuple[str, ...]
     memory_mb: int
     timeout_s: int
-    writes_table: bool = True
-    reads_artifacts: bool = False
-    publishes_events: bool = True
-    writes_captures: bool = False
-    """Puts captured requests and predictions under `captures/` in the artifacts bucket."""
-    starts_rollouts: bool = False
-    """Starts and describes executions of the canary rollout state machine."""
-    reads_metrics: bool = False
-    """Reads CloudWatch metrics (GetMetricData)."""
-    preloads_models: bool = False
-    """Loads and warms the production versions of the deployment's `preload_models` at init."""
-    writes_drift: bool = False
-    """Puts baselines (`models/<name>/baselines/`) and drift reports (`drift/`) in the artifacts bucket."""
-    publishes_alerts: bool = False
-    """Publishes to the alerts topic (drift and data-quality findings)."""
+    grants: tuple[Grant, ...]
+    context_settings: tuple[ContextSetting, ...] = ()
     description: str = ""
+
+    def declares(self, grant: type[Grant]) -> bool:
+        """Whether one of its grants is a `grant` (a `WritesTable` is also a `ReadsTable`)."""
+        return any(isinstance(declared, grant) for declared in self.grants)
 
     @property
     def service_name(self) -> str:
         """Its POWERTOOLS_SERVICE_NAME: the `service` dimension of its metrics and field of its logs."""
-        return f"lambdaops-{self.name}"
+        return service_name(self.name)
 
     @property
     def code_dir(self) -> Path:
@@ -165,7 +183,6 @@ class Deployment:
     package_layer: Path = PROJECT_ROOT / "layers" / "lambdaops"
     """The `lambdaops` package's layer folder (it holds `python/lambdaops`)."""
     event_bus_name: str = "default"
-    event_source: str = "lambdaops.registry"
 
     def function(self, name: str) -> FunctionSpec:
         return next(spec for spec in self.functions if spec.name == name)
@@ -179,40 +196,40 @@ class Deployment:
 
 METRICS_NAMESPACE = "lambdaops"
 
+EVENT_SOURCE = "lambdaops.registry"
+"""The `source` of every event lambdaops publishes."""
+
+
+def service_name(function: str) -> str:
+    """The Powertools service name of the function named `function`."""
+    return f"lambdaops-{function}"
+
 
 def function_environment(
-    spec: FunctionSpec,
-    *,
-    table_name: str,
-    bucket_name: str,
-    event_bus_name: str,
-    rollout_state_machine_arn: str | None = None,
-    preload_models: str = "",
-    alerts_topic_arn: str | None = None,
+    spec: FunctionSpec, targets: GrantTargets, context: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The environment a function runs with, in AWS and locally; keys are `Settings` fields."""
-    environment = {
-        "LAMBDAOPS_TABLE_NAME": table_name,
-        "LAMBDAOPS_BUCKET_NAME": bucket_name,
-        "LAMBDAOPS_EVENT_BUS_NAME": event_bus_name,
-        "LAMBDAOPS_EVENT_SOURCE": DEPLOYMENT.event_source,
+    """The environment a function runs with, in AWS and locally; keys are its `Settings` fields.
+
+    What every function names (metrics namespace, service), what each grant adds (where its resources
+    are), and each context setting: its value in `context` (by context key), else its default.
+    """
+    context = context or {}
+    every_function = {
         "LAMBDAOPS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_SERVICE_NAME": spec.service_name,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }
-    if spec.starts_rollouts:
-        if rollout_state_machine_arn is None:
-            raise ValueError(f"function {spec.name} starts rollouts and needs the state machine's ARN")
-        environment["LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"] = rollout_state_machine_arn
-    if spec.preloads_models:
-        environment["LAMBDAOPS_PRELOAD_MODELS"] = preload_models
-    if spec.reads_metrics:
-        environment["LAMBDAOPS_PREDICTION_SERVICE"] = DEPLOYMENT.function("predict").service_name
-    if spec.publishes_alerts:
-        if alerts_topic_arn is None:
-            raise ValueError(f"function {spec.name} publishes alerts and needs the topic's ARN")
-        environment["LAMBDAOPS_ALERTS_TOPIC_ARN"] = alerts_topic_arn
-    return environment
+    settings = {
+        setting.variable: context.get(setting.context_key, setting.default)
+        for setting in spec.context_settings
+    }
+    return merge_environments(
+        [
+            ("every function", every_function),
+            *((repr(grant), grant.environment(targets)) for grant in spec.grants),
+            ("context settings", settings),
+        ]
+    )
 
 
 _LAYERS = PROJECT_ROOT / "layers"
@@ -237,7 +254,7 @@ DEPLOYMENT = Deployment(
             dependency_sets=("base", "onnx"),
             memory_mb=1024,
             timeout_s=60,
-            reads_artifacts=True,
+            grants=(WritesTable(), ReadsArtifacts(), PublishesEvents(source=EVENT_SOURCE)),
             description="Models and versions: create, register (with artifact checks), list, compare",
         ),
         FunctionSpec(
@@ -246,7 +263,7 @@ DEPLOYMENT = Deployment(
             dependency_sets=("base",),
             memory_mb=512,
             timeout_s=15,
-            starts_rollouts=True,
+            grants=(WritesTable(), PublishesEvents(source=EVENT_SOURCE), StartsRollouts()),
             description="Stage changes with promotion gates, rollback, history, traffic splits, canaries",
         ),
         FunctionSpec(
@@ -255,11 +272,9 @@ DEPLOYMENT = Deployment(
             dependency_sets=("base", "onnx"),
             memory_mb=2048,
             timeout_s=30,
-            writes_table=False,
-            reads_artifacts=True,
-            publishes_events=False,
-            writes_captures=True,
-            preloads_models=True,
+            grants=(ReadsTable(), ReadsArtifacts(), WritesCaptures()),
+            # `cdk deploy -c lambdaops:preload-models=churn,fraud` warms those models at init.
+            context_settings=(ContextSetting("LAMBDAOPS_PRELOAD_MODELS", "lambdaops:preload-models"),),
             description="ONNX inference: production, a named version, or the traffic split's pick",
         ),
         FunctionSpec(
@@ -268,7 +283,11 @@ DEPLOYMENT = Deployment(
             dependency_sets=("base",),
             memory_mb=512,
             timeout_s=30,
-            reads_metrics=True,
+            grants=(
+                WritesTable(),
+                PublishesEvents(source=EVENT_SOURCE),
+                ReadsPredictionMetrics(service=service_name("predict")),
+            ),
             description="Steps of a canary rollout: set weight, judge metrics, restore or promote",
         ),
         FunctionSpec(
@@ -278,9 +297,14 @@ DEPLOYMENT = Deployment(
             # Checks hold whole columns in memory: 1,000,000 rows of 25 features fit well within this.
             memory_mb=2048,
             timeout_s=300,
-            reads_artifacts=True,
-            writes_drift=True,
-            publishes_alerts=True,
+            grants=(
+                WritesTable(),
+                ReadsArtifacts(),
+                WritesDriftResults(),
+                PublishesAlerts(),
+                # The retraining fallback publishes RetrainingRequested.
+                PublishesEvents(source=EVENT_SOURCE),
+            ),
             description="Baselines, drift and data-quality checks, and the scheduled scan of captured data",
         ),
     ),

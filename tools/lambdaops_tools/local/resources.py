@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from lambdaops_tools.deployment import DEPLOYMENT, Deployment, FunctionSpec, function_environment
+from lambdaops_tools.grants import GrantTargets
 
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -26,16 +27,26 @@ class LocalResources:
     def state_machine_arn(self, name: str) -> str:
         return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}"
 
-    def environment(self, spec: FunctionSpec) -> dict[str, str]:
-        """The function's declared environment, filled with these local resources."""
-        return function_environment(
-            spec,
+    @property
+    def grant_targets(self) -> GrantTargets:
+        """What the functions' grants point at locally (the topic has no KMS key here)."""
+        return GrantTargets(
             table_name=self.table_name,
+            table_arn=f"arn:aws:dynamodb:{REGION}:{LOCAL_ACCOUNT}:table/{self.table_name}",
             bucket_name=self.bucket_name,
+            bucket_arn=f"arn:aws:s3:::{self.bucket_name}",
             event_bus_name=self.event_bus_name,
-            rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+            event_bus_arn=f"arn:aws:events:{REGION}:{LOCAL_ACCOUNT}:event-bus/{self.event_bus_name}",
             alerts_topic_arn=self.alerts_topic_arn,
+            alerts_key_arn=None,
+            rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
+            rollout_executions_arn=f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:execution:canary-rollout:*",
         )
+
+    def environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's declared environment, filled with these local resources (context settings take
+        their defaults)."""
+        return function_environment(spec, self.grant_targets)
 
 
 def table_definition(deployment: Deployment) -> dict[str, Any]:

@@ -34,11 +34,17 @@ single-pass route, a report of `DriftedColumnsCount` alone, is timed too, for in
     function loads it from S3) and makes the current columns: peak RSS (VmHWM; see `peak_rss_kib`),
     and the tracemalloc peak of the `check_drift` call alone. Goal: within 1 GiB.
 (d) The drift function's dependencies unzipped (layers/stats + layers/base). Target <= 220 MB.
+
+`--smoke`: 10,000 rows, one run of each, no warm-up, and (c) at 10,000 rows, in seconds: it shows the
+script still runs (the test suite runs it), and its figures mean nothing. Evidently is then optional:
+without the `bench` extra our side runs alone and the output says that the baseline was skipped.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import importlib.util
 import json
 import os
 import resource
@@ -69,6 +75,7 @@ from lambdaops.monitoring.drift.schemas import Baseline, DriftResult  # noqa: E4
 from lambdaops.registry.schemas import Feature, InputSchema  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
+SMOKE_ROWS = 10_000
 SEED = 7
 GOAL_RATIO = 50.0
 GOAL_FROM_ROWS = 100_000
@@ -76,6 +83,9 @@ MEMORY_ROWS = 1_000_000
 MEMORY_GOAL_MIB = 1024
 MISSING = 0.01
 MEMORY_CHILD_FLAG = "--memory-child"
+EVIDENTLY_SKIPPED = (
+    "Evidently is not installed, so its baseline was skipped (`make bench` installs the bench extra)"
+)
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 Columns = dict[str, np.ndarray]
@@ -284,63 +294,62 @@ def timed(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 
 @dataclass
+class EvidentlyMeasured:
+    preset_s: float
+    preset_repeats: int
+    single_s: float
+    single_repeats: int
+    verdicts: tuple[dict[str, ColumnVerdict], bool, float]
+
+
+@dataclass
 class Measured:
     rows: int
     build_s: float
     build_repeats: int
     check_s: float
     check_repeats: int
-    preset_s: float
-    preset_repeats: int
-    single_s: float
-    single_repeats: int
     baseline: Baseline
     ours: DriftResult
-    evidently: tuple[dict[str, ColumnVerdict], bool, float]
+    evidently: EvidentlyMeasured | None
+    """None where Evidently is not installed (a smoke run only)."""
 
 
-def measure(rows: int) -> Measured:
+def measure(rows: int, smoke: bool, with_evidently: bool) -> Measured:
     print(f"measuring {rows:,} rows", file=sys.stderr, flush=True)
     reference, current = synthetic_columns(rows, "reference"), synthetic_columns(rows, "current")
     # Evidently takes minutes at 1,000,000 rows: one run there.
-    repeats = 3 if rows < MEMORY_ROWS else 1
+    repeats = 1 if smoke or rows >= MEMORY_ROWS else 3
     build_s, baseline = timed(lambda: build_baseline(SCHEMA, reference), repeats)
-    check_repeats = 7
+    check_repeats = 1 if smoke else 7
     check_s, ours = timed(lambda: check_drift(baseline, current), check_repeats)
-    frames = evidently_frames(reference, current)
-    preset_s, snapshot = timed(lambda: evidently_preset(*frames), repeats)
-    single_s, _ = timed(lambda: evidently_single_pass(*frames), repeats)
-    return Measured(
-        rows,
-        build_s,
-        repeats,
-        check_s,
-        check_repeats,
-        preset_s,
-        repeats,
-        single_s,
-        repeats,
-        baseline,
-        ours,
-        evidently_verdicts(snapshot),
-    )
+    evidently = None
+    if with_evidently:
+        frames = evidently_frames(reference, current)
+        preset_s, snapshot = timed(lambda: evidently_preset(*frames), repeats)
+        single_s, _ = timed(lambda: evidently_single_pass(*frames), repeats)
+        evidently = EvidentlyMeasured(preset_s, repeats, single_s, repeats, evidently_verdicts(snapshot))
+    return Measured(rows, build_s, repeats, check_s, check_repeats, baseline, ours, evidently)
 
 
 def speed_table(results: list[Measured]) -> None:
-    lines = []
+    lines: list[tuple[Any, ...]] = []
     for m in results:
-        ratio = m.preset_s / m.check_s
+        ours = (f"{m.rows:,}", f"{m.build_s:.3f} ({m.build_repeats})", f"{m.check_s:.3f} ({m.check_repeats})")
+        evidently = m.evidently
+        if evidently is None:
+            lines.append((*ours, "skipped", "", "", "skipped", "", ""))
+            continue
+        ratio = evidently.preset_s / m.check_s
         goal = "" if m.rows < GOAL_FROM_ROWS else ("met" if ratio >= GOAL_RATIO else "MISSED")
         lines.append(
             (
-                f"{m.rows:,}",
-                f"{m.build_s:.3f} ({m.build_repeats})",
-                f"{m.check_s:.3f} ({m.check_repeats})",
-                f"{m.preset_s:.2f} ({m.preset_repeats})",
+                *ours,
+                f"{evidently.preset_s:.2f} ({evidently.preset_repeats})",
                 f"{ratio:.1f}x",
-                f"{m.preset_s / (m.build_s + m.check_s):.1f}x",
-                f"{m.single_s:.2f} ({m.single_repeats})",
-                f"{m.single_s / m.check_s:.1f}x",
+                f"{evidently.preset_s / (m.build_s + m.check_s):.1f}x",
+                f"{evidently.single_s:.2f} ({evidently.single_repeats})",
+                f"{evidently.single_s / m.check_s:.1f}x",
                 goal,
             )
         )
@@ -365,14 +374,23 @@ def speed_table(results: list[Measured]) -> None:
         " Dataset.from_pandas x2 + Report([DataDriftPreset()]).run;\n  one pass: the same with"
         " Report([DriftedColumnsCount()]), which tests each column once (the preset: three times)."
     )
+    if any(m.evidently is None for m in results):
+        print(f"  {EVIDENTLY_SKIPPED}.")
 
 
 def agreement_tables(results: list[Measured]) -> None:
+    expected = sum(synthetic.drifts for synthetic in FEATURES)
+    title = f"(b) verdicts, ours vs Evidently's preset (the data has {expected} drifted features of"
+    title += f" {len(FEATURES)})"
+    if any(m.evidently is None for m in results):
+        print(f"\n{title}: skipped. {EVIDENTLY_SKIPPED}.")
+        return
     lines: list[tuple[Any, ...]] = []
     disagreements: list[tuple[Any, ...]] = []
     largest: dict[tuple[str, int], tuple[float, str, float, float]] = {}
     for m in results:
-        columns, dataset_drift, share = m.evidently
+        assert m.evidently is not None
+        columns, dataset_drift, share = m.evidently.verdicts
         compared = agreeing = 0
         other_methods = 0
         for name, theirs in columns.items():
@@ -410,10 +428,8 @@ def agreement_tables(results: list[Measured]) -> None:
                 "agree" if m.ours.dataset_drift == dataset_drift else "DISAGREE",
             )
         )
-    expected = sum(synthetic.drifts for synthetic in FEATURES)
     table(
-        f"(b) verdicts, ours vs Evidently's preset (the data has {expected} drifted features of"
-        f" {len(FEATURES)})",
+        title,
         (
             "rows",
             "features agreeing / same method",
@@ -453,10 +469,10 @@ def peak_rss_kib() -> int:
     return peak // 1024 if sys.platform == "darwin" else peak
 
 
-def memory_child(baseline_file: str) -> None:
+def memory_child(baseline_file: str, rows: int) -> None:
     """Runs in a fresh process: baseline from JSON, current columns made here, then one check."""
     baseline = Baseline.model_validate_json(Path(baseline_file).read_bytes())
-    current = synthetic_columns(MEMORY_ROWS, "current")
+    current = synthetic_columns(rows, "current")
     gc.collect()
     before = peak_rss_kib()
     tracemalloc.start()
@@ -478,13 +494,13 @@ def memory_child(baseline_file: str) -> None:
     )
 
 
-def memory(baseline: Baseline) -> None:
-    """`baseline`: built from the reference of `MEMORY_ROWS` rows."""
+def memory(baseline: Baseline, rows: int) -> None:
+    """`baseline`: built from the reference of `rows` rows."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
         file.write(baseline.model_dump_json())
     try:
         done = subprocess.run(
-            [sys.executable, __file__, MEMORY_CHILD_FLAG, file.name],
+            [sys.executable, __file__, MEMORY_CHILD_FLAG, file.name, str(rows)],
             capture_output=True,
             text=True,
             check=True,
@@ -495,8 +511,7 @@ def memory(baseline: Baseline) -> None:
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     peak_mib = figures["rss_peak_kib"] / 1024
     table(
-        f"(c) memory of one {MEMORY_ROWS:,}-row check in a fresh process;"
-        f" goal: peak RSS <= {MEMORY_GOAL_MIB} MiB",
+        f"(c) memory of one {rows:,}-row check in a fresh process; goal: peak RSS <= {MEMORY_GOAL_MIB} MiB",
         (
             "peak RSS before the check MiB",
             "peak RSS MiB",
@@ -523,25 +538,45 @@ def memory(baseline: Baseline) -> None:
 
 
 def main() -> None:
-    import evidently
-    import pandas as pd
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--smoke", action="store_true", help="10,000 rows, one run each (seconds)")
+    parser.add_argument(MEMORY_CHILD_FLAG, nargs=2, metavar=("BASELINE_JSON", "ROWS"), help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.memory_child:
+        memory_child(arguments.memory_child[0], int(arguments.memory_child[1]))
+        return
+    smoke: bool = arguments.smoke
+    # Only a smoke run goes without the baseline: the figures are ratios to it.
+    with_evidently = importlib.util.find_spec("evidently") is not None
+    if not (with_evidently or smoke):
+        parser.exit(2, "Evidently, the baseline, is not installed: `make bench` installs the bench extra.\n")
     import scipy
 
     warnings.filterwarnings("ignore")  # Evidently's and pandas' deprecation notices
-    print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, numpy {np.__version__},"
-        f" scipy {scipy.__version__}, evidently {evidently.__version__}, pandas {pd.__version__}"
-    )
+    versions = f"numpy {np.__version__}, scipy {scipy.__version__}"
+    if with_evidently:
+        import evidently
+        import pandas as pd
+
+        versions += f", evidently {evidently.__version__}, pandas {pd.__version__}"
+    else:
+        versions += ", evidently not installed"
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {versions}")
     print("load average (1, 5, 15 min) at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if smoke:
+        print("smoke run: the smallest size, one run each; its figures measure nothing")
     started = time.perf_counter()
-    warm = synthetic_columns(5_000, "reference"), synthetic_columns(5_000, "current")
-    check_drift(build_baseline(SCHEMA, warm[0]), warm[1])
-    evidently_preset(*evidently_frames(*warm))
-    evidently_single_pass(*evidently_frames(*warm))
-    results = [measure(rows) for rows in SIZES]
+    if not smoke:
+        warm = synthetic_columns(5_000, "reference"), synthetic_columns(5_000, "current")
+        check_drift(build_baseline(SCHEMA, warm[0]), warm[1])
+        evidently_preset(*evidently_frames(*warm))
+        evidently_single_pass(*evidently_frames(*warm))
+    sizes = (SMOKE_ROWS,) if smoke else SIZES
+    results = [measure(rows, smoke, with_evidently) for rows in sizes]
     speed_table(results)
     agreement_tables(results)
-    memory(next(m.baseline for m in results if m.rows == MEMORY_ROWS))
+    memory_rows = SMOKE_ROWS if smoke else MEMORY_ROWS
+    memory(next(m.baseline for m in results if m.rows == memory_rows), memory_rows)
     dependency_size("drift", target_mb=220, forbidden=("onnxruntime",), label="d")
     print(
         f"\nwhole run: {time.perf_counter() - started:.0f} s; load average at the end:"
@@ -550,7 +585,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == MEMORY_CHILD_FLAG:
-        memory_child(sys.argv[2])
-    else:
-        main()
+    main()

@@ -12,15 +12,20 @@
     loads the model from S3 (moto's server) into an empty /tmp. Target <= 1.0 s. Measured twice: with
     the venv's compiled .pyc files, and compiled from source as in Lambda, where the layers are built
     with `pip --no-compile` on a read-only /opt (pessimistic: the runtime's own boto3 ships compiled).
+    One untimed process first writes the .pyc files that the repository's own modules lack.
 (c) The predict function's dependencies unzipped: the files listed in the venv's dist-info RECORDs of
     every package pinned in layers/onnx and layers/base, with and without the .pyc files pip compiled
     into the venv (the layer has none). Target <= 160 MB; scipy must not be among them.
 (d) Throughput of the local stack's HTTP predict endpoint (`LocalStack` in this process) under N
     concurrent keep-alive clients.
+
+`--smoke`: every figure at its smallest size, one run each, in seconds: it shows the script still runs
+(the test suite runs it), and its figures mean nothing.
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import importlib.metadata
 import json
@@ -31,8 +36,10 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +60,6 @@ from lambdaops_tools.local.local_runtime import LocalFunction, LocalLambdaContex
 from lambdaops_tools.local.resources import LocalResources, create_local_resources  # noqa: E402
 
 WIDTH = 16
-HIDDEN = (256, 1024, 2048, 4096)
 ACTOR = "arn:aws:iam::123456789012:user/bench"
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -62,6 +68,38 @@ AWS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "false",
 }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each figure to measure."""
+
+    hidden: tuple[int, ...] = (256, 1024, 2048, 4096)
+    request_rows: tuple[int, ...] = (1, 1000)
+    blocks: int = 5
+    per_block: int | None = None
+    """Calls per block; None: as many as take about 0.4 s of bare inference, 5 to 200."""
+    warm_up_calls: int = 3
+    cold_start_runs: int = 5
+    cold_start_warm_up: bool = True
+    throughput_rows: tuple[int, ...] = (1, 100)
+    throughput_clients: tuple[int, ...] = (1, 4, 16)
+    throughput_seconds: float = 3.0
+
+
+FULL = Plan()
+SMOKE = Plan(
+    hidden=(256,),
+    request_rows=(1,),
+    blocks=1,
+    per_block=1,
+    warm_up_calls=1,
+    cold_start_runs=1,
+    cold_start_warm_up=False,
+    throughput_rows=(1,),
+    throughput_clients=(1,),
+    throughput_seconds=0.3,
+)
 
 
 def model_name(hidden: int) -> str:
@@ -128,7 +166,7 @@ def publish(s3: Any, bucket: str, call: Callable[..., Any], name: str, data: byt
 
 
 def interleaved_p50(
-    first: Callable[[], Any], second: Callable[[], Any], per_block: int, blocks: int = 5
+    first: Callable[[], Any], second: Callable[[], Any], per_block: int, blocks: int
 ) -> tuple[float, float]:
     """p50 seconds of each callable, measured in alternating blocks so drift hits both alike."""
     times: tuple[list[float], list[float]] = ([], [])
@@ -141,24 +179,28 @@ def interleaved_p50(
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def warm_latency() -> None:
+def warm_latency(plan: Plan) -> None:
     from moto import mock_aws
 
-    cache = tempfile.mkdtemp(prefix="lambdaops-bench-")
-    names = [model_name(hidden) for hidden in HIDDEN]
-    settings = {
-        "LAMBDAOPS_ARTIFACT_CACHE_DIR": cache,
-        "LAMBDAOPS_PRELOAD_MODELS": ",".join(names),
-        "LAMBDAOPS_CAPTURE_SAMPLE_RATE": "0",
-    }
+    names = [model_name(hidden) for hidden in plan.hidden]
     lines = []
-    with environment(AWS_ENV), mock_aws(), open(os.devnull, "w") as devnull:
+    with (
+        environment(AWS_ENV),
+        mock_aws(),
+        open(os.devnull, "w") as devnull,
+        tempfile.TemporaryDirectory(prefix="lambdaops-bench-") as cache,  # the largest model: 67 MB
+    ):
+        settings = {
+            "LAMBDAOPS_ARTIFACT_CACHE_DIR": cache,
+            "LAMBDAOPS_PRELOAD_MODELS": ",".join(names),
+            "LAMBDAOPS_CAPTURE_SAMPLE_RATE": "0",
+        }
         aws_clients.reset_clients()
         resources = create_local_resources()
         functions = Functions(resources, settings)
         s3 = boto3.client("s3")
         with redirect_stdout(devnull):  # EMF documents: CloudWatch's job in Lambda
-            for hidden, name in zip(HIDDEN, names, strict=True):
+            for hidden, name in zip(plan.hidden, names, strict=True):
                 publish(s3, resources.bucket_name, functions.call, name, export_mlp(WIDTH, hidden))
             captured = Functions(
                 resources,
@@ -167,11 +209,11 @@ def warm_latency() -> None:
             handler = functions.functions["predict"].module()  # init: preloads and warms every model
             captured_handler = captured.functions["predict"].module()
             store = DynamoRegistryStore(boto3.client("dynamodb"), resources.table_name)
-            for hidden, name in zip(HIDDEN, names, strict=True):
+            for hidden, name in zip(plan.hidden, names, strict=True):
                 record = store.get_version(name, "1.0.0")
                 assert record is not None
                 loaded = handler.models.get(record)
-                for count in (1, 1000):
+                for count in plan.request_rows:
                     body = rows(count)
                     event = functions.event("POST", f"/models/{name}/predict", {"instances": body})
                     feed = {loaded.input_name: np.asarray(body, dtype=np.float32)}
@@ -182,13 +224,16 @@ def warm_latency() -> None:
                     single = loaded.session.run
                     started = time.perf_counter()
                     single(None, feed)
-                    per_block = max(5, min(200, int(0.4 / max(time.perf_counter() - started, 1e-6))))
-                    for _ in range(3):
+                    per_block = plan.per_block or max(
+                        5, min(200, int(0.4 / max(time.perf_counter() - started, 1e-6)))
+                    )
+                    for _ in range(plan.warm_up_calls):
                         functions.invoke(event)
                     handler_s, bare_s = interleaved_p50(
                         lambda event=event: functions.invoke(event),
                         lambda feed=feed, single=single: single(None, feed),
                         per_block,
+                        plan.blocks,
                     )
                     target = 2.0 if count == 1 else 1.15
                     ratio = handler_s / bare_s
@@ -204,18 +249,20 @@ def warm_latency() -> None:
                             "met" if ratio <= target else "MISSED",
                         )
                     )
-                if hidden == HIDDEN[-1]:
-                    event = captured.event("POST", f"/models/{name}/predict", {"instances": rows(1000)})
+                if hidden == plan.hidden[-1]:
+                    body = {"instances": rows(count)}
+                    event = captured.event("POST", f"/models/{name}/predict", body)
                     capture_s, bare_s = interleaved_p50(
                         lambda event=event: captured.invoke(event),
                         lambda feed=feed, single=single: single(None, feed),
                         per_block,
+                        plan.blocks,
                     )
                     captured_handler.capture.flush(timeout=60)
                     lines.append(
                         (
                             f"16-{hidden}-{hidden}-2, capture 1.0",
-                            1000,
+                            count,
                             f"{bare_s * 1e3:.3f}",
                             f"{capture_s * 1e3:.3f}",
                             f"{(capture_s - bare_s) * 1e3:.3f}",
@@ -257,32 +304,41 @@ print(json.dumps({"import_s": imported - started, "first_request_s": answered - 
 
 def _cold_start_once(resources: LocalResources, endpoint: str, event: str, compiled: bool) -> dict[str, Any]:
     spec = DEPLOYMENT.function("predict")
-    env = dict(os.environ) | AWS_ENV | resources.environment(spec)
-    env |= {"AWS_ENDPOINT_URL": endpoint, "LAMBDAOPS_ARTIFACT_CACHE_DIR": tempfile.mkdtemp()}
-    env["PYTHONPATH"] = str(ROOT / "layers" / "lambdaops" / "python")
-    # The layers are bundled with --no-compile and /opt is read-only: in Lambda every module is
-    # compiled from source at each cold start. An empty pycache prefix makes this process do the same.
-    flags = [] if compiled else ["-X", f"pycache_prefix={tempfile.mkdtemp()}"]
-    if not compiled:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, *flags, "-c", COLD_START_CHILD, str(spec.module_file), event],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    wall = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="lambdaops-bench-") as scratch:
+        env = dict(os.environ) | AWS_ENV | resources.environment(spec)
+        env |= {"AWS_ENDPOINT_URL": endpoint, "LAMBDAOPS_ARTIFACT_CACHE_DIR": f"{scratch}/cache"}
+        env["PYTHONPATH"] = str(ROOT / "layers" / "lambdaops" / "python")
+        # The layers are bundled with --no-compile and /opt is read-only: in Lambda every module is
+        # compiled from source at each cold start. An empty pycache prefix makes this process do the same.
+        flags = [] if compiled else ["-X", f"pycache_prefix={scratch}/pycache"]
+        if compiled:
+            # An inherited PYTHONDONTWRITEBYTECODE would leave the repository's own modules (pip compiled
+            # only the venv's) compiled from source in every run.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, *flags, "-c", COLD_START_CHILD, str(spec.module_file), event],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"the cold-start process failed ({done.returncode}):\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == 200, done.stdout
     assert not result["scipy"], "the predict function imported scipy"
     return result | {"wall_s": wall}
 
 
-def cold_start(resources: LocalResources, endpoint: str, name: str, runs: int = 5) -> None:
+def cold_start(resources: LocalResources, endpoint: str, name: str, runs: int, warm_up: bool) -> None:
     functions = Functions(resources, {})
     event = json.dumps(functions.event("POST", f"/models/{name}/predict", {"instances": rows(1)}))
+    if warm_up:
+        _cold_start_once(resources, endpoint, event, compiled=True)  # untimed: writes the missing .pyc
     lines = []
     for compiled, label in ((True, "with the venv's .pyc"), (False, "from source, as the layer ships")):
         results = [_cold_start_once(resources, endpoint, event, compiled) for _ in range(runs)]
@@ -328,12 +384,13 @@ def _client_load(
     out.extend(mine)  # list.extend is atomic under the GIL
 
 
-def throughput(api_url: str, name: str, seconds: float = 3.0) -> None:
+def throughput(api_url: str, name: str, plan: Plan) -> None:
     host, port = api_url.removeprefix("http://").split(":")
+    seconds = plan.throughput_seconds
     lines = []
-    for count in (1, 100):
+    for count in plan.throughput_rows:
         body = json.dumps({"instances": rows(count)}).encode()
-        for clients in (1, 4, 16):
+        for clients in plan.throughput_clients:
             results: list[tuple[int, float]] = []
             deadline = time.perf_counter() + seconds
             threads = [
@@ -363,13 +420,13 @@ def throughput(api_url: str, name: str, seconds: float = 3.0) -> None:
             )
     table(
         f"(d) local stack over HTTP, keep-alive clients in this process: POST /models/{name}/predict,"
-        f" {seconds:.0f} s per line (capture on and EMF put to moto's CloudWatch, as the local stack runs)",
+        f" {seconds:g} s per line (capture on and EMF put to moto's CloudWatch, as the local stack runs)",
         ("rows", "clients", "requests", "requests/s", "p50 ms", "p99 ms", "errors"),
         lines,
     )
 
 
-def local_stack_figures() -> None:
+def local_stack_figures(plan: Plan) -> None:
     from lambdaops_tools.client import LambdaopsClient
     from lambdaops_tools.local.stack import LocalStack
 
@@ -378,21 +435,35 @@ def local_stack_figures() -> None:
     try:
         s3 = boto3.client("s3", endpoint_url=info.aws_endpoint_url)
         client = LambdaopsClient(info.api_url)
-        name = model_name(HIDDEN[0])
-        publish(s3, info.bucket, client.request, name, export_mlp(WIDTH, HIDDEN[0]))
-        resources = LocalResources(info.table, info.bucket, DEPLOYMENT.event_bus_name)
-        cold_start(resources, info.aws_endpoint_url, name)
-        throughput(info.api_url, name)
+        name = model_name(plan.hidden[0])
+        publish(s3, info.bucket, client.request, name, export_mlp(WIDTH, plan.hidden[0]))
+        # The stack's own resources, as it built them: creating them again is idempotent.
+        resources = create_local_resources(stack.deployment)
+        cold_start(resources, info.aws_endpoint_url, name, plan.cold_start_runs, plan.cold_start_warm_up)
+        throughput(info.api_url, name, plan)
     finally:
         stack.stop()
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, one run each (seconds)")
+    plan = SMOKE if parser.parse_args().smoke else FULL
+    # Routes that record no metric make Powertools warn on every request (the local stack mutes it too).
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     ort_version = importlib.metadata.version("onnxruntime")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, onnxruntime {ort_version}")
+    print("load average (1, 5, 15 min) at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if plan is SMOKE:
+        print("smoke run: the smallest sizes, one run each; its figures measure nothing")
+    started = time.perf_counter()
     dependency_size("predict", target_mb=160, forbidden=("scipy",), label="c")
-    warm_latency()
-    local_stack_figures()
+    warm_latency(plan)
+    local_stack_figures(plan)
+    print(
+        f"\nwhole run: {time.perf_counter() - started:.0f} s; load average at the end:"
+        " {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    )
 
 
 if __name__ == "__main__":

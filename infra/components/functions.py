@@ -16,7 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.layer_bundling import layer_bundling_options
+from infra.layer_bundling import function_code, layer_bundling_options, package_layer_code
 from lambdaops_tools.deployment import (
     PYTHON_RUNTIME,
     DependencySet,
@@ -25,10 +25,6 @@ from lambdaops_tools.deployment import (
     function_environment,
 )
 from lambdaops_tools.grants import GrantTargets, Statement
-
-# Bytecode and build metadata are not code.
-LAMBDAOPS_LAYER_EXCLUDE = ["**/__pycache__", "**/*.pyc", "python/*.egg-info"]
-CODE_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -111,7 +107,7 @@ class Functions(Construct):
         self.lambdaops_layer = lambda_.LayerVersion(
             self,
             "LambdaopsLayer",
-            code=lambda_.Code.from_asset(str(deployment.package_layer), exclude=LAMBDAOPS_LAYER_EXCLUDE),
+            code=package_layer_code(self, deployment.package_layer, RUNTIME.bundling_image),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="The lambdaops package: domain, adapters and settings shared by every function",
@@ -148,7 +144,7 @@ class Functions(Construct):
             name,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
-            code=lambda_.Code.from_asset(str(spec.code_dir), exclude=CODE_EXCLUDE),
+            code=function_code(self, spec.code_dir, RUNTIME.bundling_image),
             handler=spec.handler,
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_s),

@@ -1,2 +1,1 @@
-"""lambdaops tools, never shipped to Lambda: the deployment's declarations, the CLI and its client, the
-local stack on moto, and the demo with the sample models it trains."""
+"""Never shipped to Lambda: the deployment's declarations, the CLI and client, the local stack, the demo."""

@@ -267,21 +267,10 @@ def build(layout: Layout, work: Path) -> tuple[dict[str, dict[str, Function]], l
     return functions, layer_lines
 
 
-def declared_environment(spec: FunctionSpec) -> dict[str, str]:
-    """The function's environment from its declaration, filled with local resource names."""
-    resources = LocalResources(
-        table_name="lambdaops-registry",
-        bucket_name="lambdaops-artifacts",
-        event_bus_name=DEPLOYMENT.event_bus_name,
-        alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:lambdaops-alerts",
-    )
-    return resources.environment(spec)
-
-
 def cold_start(python: str, function: Function) -> dict[str, float]:
     """One fresh process: seconds to import the handler, and its first-request import if it has one."""
     spec = function.spec
-    env = {"PATH": os.environ.get("PATH", ""), **declared_environment(spec), **AWS_ENV}
+    env = {"PATH": os.environ.get("PATH", ""), **LocalResources.declared().environment(spec), **AWS_ENV}
     module = spec.handler.rpartition(".")[0]
     done = subprocess.run(
         [

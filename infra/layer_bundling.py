@@ -259,43 +259,55 @@ def layer_bundling_options(requirements: Path, image: cdk.DockerImage) -> cdk.Bu
 
 def package_layer_code(scope: Construct, layer_dir: Path, image: cdk.DockerImage) -> lambda_.Code:
     """The `lambdaops` layer's code: `python/lambdaops` without build leftovers, compiled."""
-    if not cdk.Stack.of(scope).bundling_required:
-        # Bundling is skipped (tests): CDK would stage the source folder as is, leftovers and all.
-        return lambda_.Code.from_asset(str(layer_dir), exclude=PACKAGE_LAYER_EXCLUDE)
     out = "/asset-output/python"
-    return lambda_.Code.from_asset(
-        str(layer_dir),
-        exclude=PACKAGE_LAYER_EXCLUDE,
-        bundling=_bundling(
-            HostBundling(functools.partial(bundle_package_layer, layer_dir)),
-            image,
-            _shell(
-                f"mkdir -p {out}",
-                f"cp -R /asset-input/python/{PACKAGE} {out}/",
-                f"find {out} \\( -name __pycache__ -o -name '*.pyc' -o -name '*.egg-info' \\) -prune"
-                " -exec rm -rf {} +",
-                _docker_compile(out, LAYER_MOUNT),
-            ),
-        ),
+    return _copied_code(
+        scope,
+        layer_dir,
+        image,
+        PACKAGE_LAYER_EXCLUDE,
+        HostBundling(functools.partial(bundle_package_layer, layer_dir)),
+        copy=(f"mkdir -p {out}", f"cp -R /asset-input/python/{PACKAGE} {out}/"),
+        out=out,
+        mount=LAYER_MOUNT,
     )
 
 
 def function_code(scope: Construct, code_dir: Path, image: cdk.DockerImage) -> lambda_.Code:
     """A function's code: its folder without build leftovers, compiled."""
-    if not cdk.Stack.of(scope).bundling_required:
-        return lambda_.Code.from_asset(str(code_dir), exclude=CODE_EXCLUDE)
     out = "/asset-output"
+    return _copied_code(
+        scope,
+        code_dir,
+        image,
+        CODE_EXCLUDE,
+        HostBundling(functools.partial(bundle_function_code, code_dir)),
+        copy=(f"cp -R /asset-input/. {out}/",),
+        out=out,
+        mount=CODE_MOUNT,
+    )
+
+
+def _copied_code(
+    scope: Construct,
+    source: Path,
+    image: cdk.DockerImage,
+    exclude: list[str],
+    host: HostBundling,
+    *,
+    copy: tuple[str, ...],
+    out: str,
+    mount: str,
+) -> lambda_.Code:
+    """Code copied from `source` without build leftovers and compiled, on the host or in `image`."""
+    if not cdk.Stack.of(scope).bundling_required:
+        # Bundling is skipped (tests): CDK would stage the source folder as is, leftovers and all.
+        return lambda_.Code.from_asset(str(source), exclude=exclude)
+    leftovers = (
+        f"find {out} \\( -name __pycache__ -o -name '*.pyc' -o -name '*.egg-info' \\) -prune"
+        " -exec rm -rf {} +"
+    )
     return lambda_.Code.from_asset(
-        str(code_dir),
-        exclude=CODE_EXCLUDE,
-        bundling=_bundling(
-            HostBundling(functools.partial(bundle_function_code, code_dir)),
-            image,
-            _shell(
-                f"cp -R /asset-input/. {out}/",
-                f"find {out} \\( -name __pycache__ -o -name '*.pyc' -o -name '*.egg-info' \\) -prune"
-                " -exec rm -rf {} +",
-                _docker_compile(out, CODE_MOUNT),
-            ),
-        ),
+        str(source),
+        exclude=exclude,
+        bundling=_bundling(host, image, _shell(*copy, leftovers, _docker_compile(out, mount))),
     )

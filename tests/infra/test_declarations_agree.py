@@ -175,9 +175,7 @@ def s3_events_delivered(bucket: str) -> list[str]:
 def test_function_environment_names_match_the_declaration(synthesized: Synthesized, spec: Any) -> None:
     function = synthesized.template_json["Resources"][synthesized.function_ids[spec.name]]
     declared = function_environment(spec, GrantTargets(**{field.name: "" for field in fields(GrantTargets)}))
-    local = LocalResources(
-        table_name="table", bucket_name="bucket", event_bus_name="default", alerts_topic_arn="topic"
-    ).environment(spec)
+    local = LocalResources.declared().environment(spec)
     assert set(function["Properties"]["Environment"]["Variables"]) == set(declared) == set(local)
 
 

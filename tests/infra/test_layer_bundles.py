@@ -129,17 +129,6 @@ def test_every_module_ships_unchecked_hash_bytecode_for_the_runtime(bundles: Bun
     assert json.loads(done.stdout) == []
 
 
-def declared_environment(spec: FunctionSpec) -> dict[str, str]:
-    """The function's environment from its declaration, filled with local resource names."""
-    resources = LocalResources(
-        table_name="lambdaops-registry",
-        bucket_name="lambdaops-artifacts",
-        event_bus_name=DEPLOYMENT.event_bus_name,
-        alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:lambdaops-alerts",
-    )
-    return resources.environment(spec)
-
-
 # Lambda's view: no site (so no .pth, no editable install of the tools), the function's code first.
 IMPORT_PROBE = """
 import importlib, json, sys
@@ -166,7 +155,7 @@ def test_every_function_imports_from_the_bundles(bundles: Bundles, spec: Functio
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        **declared_environment(spec),
+        **LocalResources.declared().environment(spec),
     }
     module = spec.handler.rpartition(".")[0]
     done = subprocess.run(

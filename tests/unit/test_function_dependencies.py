@@ -39,13 +39,7 @@ def test_a_function_imports_without_the_packages_its_layers_lack(
     for name in list(os.environ):
         if name.startswith("LAMBDAOPS_"):
             monkeypatch.delenv(name)
-    resources = LocalResources(
-        table_name="t",
-        bucket_name="b",
-        event_bus_name="default",
-        alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:alerts",
-    )
-    for name, value in resources.environment(spec).items():
+    for name, value in LocalResources.declared().environment(spec).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")

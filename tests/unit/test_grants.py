@@ -35,12 +35,7 @@ from lambdaops_tools.grants import (
 from lambdaops_tools.local.resources import LocalResources
 
 TARGETS = GrantTargets(**{field.name: f"<{field.name}>" for field in fields(GrantTargets)})
-LOCAL = LocalResources(
-    table_name="lambdaops-registry",
-    bucket_name="lambdaops-artifacts",
-    event_bus_name="default",
-    alerts_topic_arn="arn:aws:sns:us-east-1:123456789012:lambdaops-alerts",
-)
+LOCAL = LocalResources.declared()
 SETTINGS: dict[str, type[BaseSettings]] = {
     "registry": RegistrySettings,
     "promotion": PromotionSettings,

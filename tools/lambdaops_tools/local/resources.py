@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -23,6 +23,16 @@ class LocalResources:
     bucket_name: str
     event_bus_name: str
     alerts_topic_arn: str
+
+    @classmethod
+    def declared(cls, deployment: Deployment = DEPLOYMENT) -> LocalResources:
+        """The names `create_local_resources` gives the deployment's resources, without creating them."""
+        return cls(
+            table_name=deployment.table.local_name,
+            bucket_name=deployment.bucket.local_name,
+            event_bus_name=deployment.event_bus_name,
+            alerts_topic_arn=f"arn:aws:sns:{REGION}:{LOCAL_ACCOUNT}:{deployment.alerts_topic.local_name}",
+        )
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}"
@@ -77,25 +87,24 @@ def table_definition(deployment: Deployment) -> dict[str, Any]:
 
 def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResources:
     """Table (with PITR), versioned bucket with EventBridge notifications, alerts topic; idempotent."""
+    resources = LocalResources.declared(deployment)
     dynamodb = boto3.client("dynamodb")
     s3 = boto3.client("s3")
-    table = deployment.table.local_name
+    table = resources.table_name
     if table not in dynamodb.list_tables()["TableNames"]:
         dynamodb.create_table(**table_definition(deployment))
         dynamodb.get_waiter("table_exists").wait(TableName=table)
     dynamodb.update_continuous_backups(
         TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
-    bucket = deployment.bucket.local_name
+    bucket = resources.bucket_name
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_notification_configuration(
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     topic = boto3.client("sns").create_topic(Name=deployment.alerts_topic.local_name)["TopicArn"]
-    return LocalResources(
-        table_name=table, bucket_name=bucket, event_bus_name=deployment.event_bus_name, alerts_topic_arn=topic
-    )
+    return replace(resources, alerts_topic_arn=topic)
 
 
 def _code_stub() -> bytes:

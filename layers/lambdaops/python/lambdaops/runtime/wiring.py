@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lambdaops.aws import clients
 from lambdaops.aws.eventbridge import EventBridgePublisher
 from lambdaops.aws.registry_store import DynamoRegistryStore
-from lambdaops.aws.rollout_store import DynamoRolloutStore
 from lambdaops.aws.s3_artifacts import S3ArtifactStore
-from lambdaops.promotion.canary import RolloutRecords
-from lambdaops.promotion.stage_changes import Promotion
 from lambdaops.runtime.settings import ArtifactSettings, EventSettings, FunctionSettings
+
+if TYPE_CHECKING:
+    from lambdaops.promotion.canary import RolloutRecords
 
 
 def registry_store(settings: FunctionSettings) -> DynamoRegistryStore:
@@ -26,6 +28,12 @@ def event_publisher(settings: EventSettings) -> EventBridgePublisher:
 
 def rollout_records(settings: EventSettings) -> RolloutRecords:
     """What both canary roles share: the registry, the rollout records and the promotion rules."""
+    # Imported here: only the promotion and canary functions build these, and the rollout shapes' pydantic
+    # models (~18 ms) would otherwise be built at every other function's cold start.
+    from lambdaops.aws.rollout_store import DynamoRolloutStore
+    from lambdaops.promotion.canary import RolloutRecords
+    from lambdaops.promotion.stage_changes import Promotion
+
     store = registry_store(settings)
     return RolloutRecords(
         store=store,

@@ -21,7 +21,6 @@ INVALID_INPUTS = "InvalidInputs"
 ARTIFACT_INTEGRITY_FAILURES = "ArtifactIntegrityFailures"
 CAPTURE_DROPPED = "CaptureDropped"
 CAPTURE_FAILURES = "CaptureFailures"
-REQUEST_DIMENSIONS = ("model", "version", "variant")
 
 
 class PredictionMetrics(Metrics, Protocol):

@@ -11,19 +11,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lambdaops_tools.grants import (
     Grant,
     GrantTargets,
+    PlansTrainingJobs,
     PublishesAlerts,
     PublishesEvents,
     ReadsArtifacts,
     ReadsPredictionMetrics,
     ReadsTable,
+    ReadsTrainingJobs,
+    RunsTrainingJobs,
     StartsRollouts,
+    StartsTraining,
+    TrainingJobAccess,
     WritesCaptures,
     WritesDriftResults,
     WritesTable,
+    WritesTrainedModels,
     merge_environments,
 )
 
@@ -139,15 +146,63 @@ class Route:
 
 @dataclass(frozen=True)
 class StateMachineSpec:
-    """An ASL file; `${<Name>FunctionArn}` placeholders are filled with the named functions' ARNs."""
+    """An ASL file; `${<Name>FunctionArn}` placeholders are filled with the named functions' ARNs, and each
+    of `resources` (placeholder -> `GrantTargets` field) with that resource. Its role gets `grants`."""
 
     name: str
     definition: Path
     functions: tuple[str, ...]
+    resources: tuple[tuple[str, str], ...] = ()
+    grants: tuple[Grant, ...] = ()
 
     @staticmethod
     def substitution_key(function: str) -> str:
         return f"{function.capitalize()}FunctionArn"
+
+    def substitutions(self, function_arns: Mapping[str, str], targets: GrantTargets) -> dict[str, str]:
+        """Every placeholder of the definition with its value, for CDK and the local stack alike."""
+        functions = {self.substitution_key(f): function_arns[f] for f in self.functions}
+        return functions | {key: str(getattr(targets, field)) for key, field in self.resources}
+
+    def definition_with(self, substitutions: Mapping[str, str]) -> str:
+        definition = self.definition.read_text()
+        for key, value in substitutions.items():
+            definition = definition.replace(f"${{{key}}}", value)
+        return definition
+
+
+@dataclass(frozen=True)
+class DatasetUploadSpec:
+    """An EventBridge rule on the bucket's "Object Created" events for dataset manifests, invoking a
+    function asynchronously (with retries and a DLQ)."""
+
+    name: str
+    function: str
+    key_pattern: str
+    description: str
+
+    def event_pattern(self, bucket_name: str) -> dict[str, Any]:
+        return {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [bucket_name]},
+                "object": {"key": [{"wildcard": self.key_pattern}]},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class TrainerSpec:
+    """The reference trainer: a script-mode source folder SageMaker runs in its PyTorch training image."""
+
+    source: Path
+    program: str
+    image_repository: str
+    """Repository name in the Deep Learning Containers registry of the stack's region."""
+    local_key: str
+    """Where the local stack puts the source archive in its bucket (CDK uses an asset)."""
+    role: tuple[Grant, ...] = (TrainingJobAccess(),)
 
 
 @dataclass(frozen=True)
@@ -178,6 +233,8 @@ class Deployment:
     state_machines: tuple[StateMachineSpec, ...]
     schedules: tuple[ScheduleSpec, ...]
     alerts_topic: TopicSpec
+    trainer: TrainerSpec
+    dataset_upload: DatasetUploadSpec
     api_throttle_rate: float
     api_throttle_burst: int
     package_layer: Path = PROJECT_ROOT / "layers" / "lambdaops"
@@ -302,10 +359,45 @@ DEPLOYMENT = Deployment(
                 ReadsArtifacts(),
                 WritesDriftResults(),
                 PublishesAlerts(),
-                # The retraining fallback publishes RetrainingRequested.
-                PublishesEvents(source=EVENT_SOURCE),
+                StartsTraining(),  # retrain_on_drift: a run on the model's newest dataset
             ),
             description="Baselines, drift and data-quality checks, and the scheduled scan of captured data",
+        ),
+        FunctionSpec(
+            name="training",
+            handler="handler.lambda_handler",
+            dependency_sets=("base",),
+            memory_mb=512,
+            timeout_s=30,
+            grants=(WritesTable(), ReadsArtifacts(), StartsTraining(), ReadsTrainingJobs()),
+            description="Training runs: start (API, dataset upload), list and follow them",
+        ),
+        FunctionSpec(
+            name="pipeline",
+            handler="handler.lambda_handler",
+            dependency_sets=("base", "onnx"),
+            # Evaluation holds the holdout rows and two models in memory.
+            memory_mb=3008,
+            timeout_s=600,
+            grants=(
+                WritesTable(),
+                ReadsArtifacts(),
+                WritesTrainedModels(),
+                PublishesEvents(source=EVENT_SOURCE),
+                ReadsTrainingJobs(),
+                # SageMaker's newest PyTorch training image when written: pytorch-training:2.10.0-*-py313.
+                PlansTrainingJobs(image_version="2.10.0", python_tag="py313"),
+            ),
+            context_settings=(
+                ContextSetting(
+                    "LAMBDAOPS_DEFAULT_INSTANCE_TYPE", "lambdaops:training-instance-type", "ml.g5.xlarge"
+                ),
+                ContextSetting("LAMBDAOPS_DEFAULT_SPOT", "lambdaops:training-spot", "true"),
+                ContextSetting(
+                    "LAMBDAOPS_DEFAULT_MAX_RUNTIME_SECONDS", "lambdaops:training-max-runtime", "3600"
+                ),
+            ),
+            description="Steps of a training run: validate, evaluate, register, promote, record failures",
         ),
     ),
     routes=(
@@ -328,12 +420,22 @@ DEPLOYMENT = Deployment(
         Route("POST", "/models/{name}/versions/{version}/baseline", "drift"),
         Route("POST", "/models/{name}/drift", "drift"),
         Route("GET", "/models/{name}/drift", "drift"),
+        Route("POST", "/training", "training"),
+        Route("GET", "/training", "training"),
+        Route("GET", "/training/{run_id}", "training"),
     ),
     state_machines=(
         StateMachineSpec(
             name="canary-rollout",
             definition=PROJECT_ROOT / "statemachines" / "canary_rollout.asl.json",
             functions=("canary",),
+        ),
+        StateMachineSpec(
+            name="train-and-register",
+            definition=PROJECT_ROOT / "statemachines" / "train_and_register.asl.json",
+            functions=("pipeline", "drift"),
+            resources=(("AlertsTopicArn", "alerts_topic_arn"),),
+            grants=(RunsTrainingJobs(), PublishesAlerts()),
         ),
     ),
     schedules=(
@@ -345,6 +447,18 @@ DEPLOYMENT = Deployment(
         ),
     ),
     alerts_topic=TopicSpec(logical_id="AlertsTopic", local_name="lambdaops-alerts"),
+    trainer=TrainerSpec(
+        source=PROJECT_ROOT / "training",
+        program="train.py",
+        image_repository="pytorch-training",
+        local_key="code/trainer/sourcedir.tar.gz",
+    ),
+    dataset_upload=DatasetUploadSpec(
+        name="dataset-upload",
+        function="training",
+        key_pattern="datasets/*/manifest.json",
+        description="A dataset's manifest.json, written last, starts one training run for it",
+    ),
     api_throttle_rate=100.0,
     api_throttle_burst=200,
 )

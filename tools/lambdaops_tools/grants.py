@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
+
+from lambdaops.training.jobs import JOB_PREFIX
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     reason: str | None = None
+    conditions: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+    """IAM condition block (`{"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}`)."""
 
     def __post_init__(self) -> None:
         if self.has_wildcard and not self.reason:
@@ -52,6 +56,22 @@ class GrantTargets:
     rollout_state_machine_arn: str
     rollout_executions_arn: str
     """Every execution of the rollout state machine: `arn:...:execution:<machine name>:*`."""
+    training_state_machine_arn: str
+    training_executions_arn: str
+    sagemaker_arn_prefix: str
+    """`arn:<partition>:sagemaker:<region>:<account>:`: jobs' ARNs are this plus `training-job/<name>`."""
+    sagemaker_role_arn: str
+    """The role SageMaker jobs run as (`iam:PassRole` by the training machine)."""
+    training_image_repository: str
+    """The PyTorch training image's repository URI in the stack's region (no tag)."""
+    training_image_repository_arn: str
+    trainer_source_uri: str
+    """`s3://...tar.gz`: the reference trainer's source, SageMaker's `sagemaker_submit_directory`."""
+    trainer_source_object_arn: str
+
+    def job_arns(self, resource: str) -> str:
+        """Every job of a kind (`training-job`, `hyper-parameter-tuning-job`) that lambdaops names."""
+        return f"{self.sagemaker_arn_prefix}{resource}/{JOB_PREFIX}*"
 
 
 class Grant(ABC):
@@ -241,6 +261,177 @@ class ReadsPredictionMetrics(Grant):
 
     def environment(self, targets: GrantTargets) -> dict[str, str]:
         return {"LAMBDAOPS_PREDICTION_SERVICE": self.service}
+
+
+@dataclass(frozen=True)
+class StartsTraining(Grant):
+    """Starts training runs (`POST /training`, an upload, a drift alert): one named execution per run."""
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        return (
+            Statement(("states:StartExecution",), (targets.training_state_machine_arn,)),
+            Statement(
+                ("states:DescribeExecution",),
+                (targets.training_executions_arn,),
+                reason="DescribeExecution on the executions of the training state machine, named per run.",
+            ),
+        )
+
+    def environment(self, targets: GrantTargets) -> dict[str, str]:
+        return {"LAMBDAOPS_TRAINING_STATE_MACHINE_ARN": targets.training_state_machine_arn}
+
+
+_JOB_REASON = (
+    "SageMaker jobs are named per run (lambdaops-<run id>, trials lambdaops-<run id>-NNN-<hex>); the grant "
+    "covers only jobs with lambdaops' name prefix."
+)
+
+
+@dataclass(frozen=True)
+class ReadsTrainingJobs(Grant):
+    """Reads a run's jobs: a running job's epoch and metrics, a tuning job's trials."""
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        return (
+            Statement(
+                (
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:DescribeHyperParameterTuningJob",
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                ),
+                (targets.job_arns("training-job"), targets.job_arns("hyper-parameter-tuning-job")),
+                reason=_JOB_REASON,
+            ),
+        )
+
+    def environment(self, targets: GrantTargets) -> dict[str, str]:
+        return {}
+
+
+@dataclass(frozen=True)
+class PlansTrainingJobs(Grant):
+    """Plans the SageMaker jobs the training machine starts: their role, image and trainer source.
+
+    No statements: the function only names them; the machine's role passes the role (`RunsTrainingJobs`).
+    """
+
+    image_version: str
+    """The image tag around the device: `2.10.0` and `py313` give `2.10.0-gpu-py313`."""
+    python_tag: str
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        return ()
+
+    def environment(self, targets: GrantTargets) -> dict[str, str]:
+        return {
+            "LAMBDAOPS_SAGEMAKER_ROLE_ARN": targets.sagemaker_role_arn,
+            "LAMBDAOPS_TRAINING_IMAGE_REPOSITORY": targets.training_image_repository,
+            "LAMBDAOPS_TRAINER_SOURCE_URI": targets.trainer_source_uri,
+            "LAMBDAOPS_TRAINING_IMAGE_VERSION": self.image_version,
+            "LAMBDAOPS_TRAINING_IMAGE_PYTHON": self.python_tag,
+        }
+
+
+@dataclass(frozen=True)
+class WritesTrainedModels(WritesObjects):
+    """Puts a run's ONNX file beside its model (`models/<name>/training/<run id>/`), where it registers."""
+
+    keys = ("models/*/training/*",)
+    reason = "A run's model is a new object under models/<model>/training/<run id>/ of this one bucket."
+
+
+_MANAGED_RULES = (
+    "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+)
+
+
+@dataclass(frozen=True)
+class RunsTrainingJobs(Grant):
+    """What the training machine's `.sync` SageMaker tasks need, as Step Functions documents it."""
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        rule_arn = targets.event_bus_arn.rsplit(":", 1)[0] + ":rule/"
+        return (
+            Statement(
+                (
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:CreateHyperParameterTuningJob",
+                    "sagemaker:DescribeHyperParameterTuningJob",
+                    "sagemaker:StopHyperParameterTuningJob",
+                    "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ),
+                (targets.job_arns("training-job"), targets.job_arns("hyper-parameter-tuning-job")),
+                reason=_JOB_REASON,
+            ),
+            Statement(
+                ("iam:PassRole",),
+                (targets.sagemaker_role_arn,),
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+            Statement(
+                ("events:PutTargets", "events:PutRule", "events:DescribeRule"),
+                tuple(rule_arn + rule for rule in _MANAGED_RULES),
+            ),
+        )
+
+    def environment(self, targets: GrantTargets) -> dict[str, str]:
+        return {}
+
+
+@dataclass(frozen=True)
+class TrainingJobAccess(Grant):
+    """The SageMaker execution role: read the datasets and the trainer, write outputs and checkpoints,
+    pull the training image, write its logs and metrics."""
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        bucket = targets.bucket_arn
+        return (
+            Statement(
+                ("s3:GetObject",),
+                (f"{bucket}/datasets/*", targets.trainer_source_object_arn),
+                reason="Training reads the dataset files under datasets/<model>/<dataset_id>/ of this one "
+                "bucket, whose keys are chosen per upload.",
+            ),
+            Statement(
+                ("s3:PutObject", "s3:GetObject"),
+                (f"{bucket}/training/*",),
+                reason="Model archives and checkpoints are written (and resumed) under training/<run id>/ of "
+                "this one bucket.",
+            ),
+            Statement(("s3:ListBucket",), (bucket,)),
+            Statement(
+                ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+                (targets.training_image_repository_arn,),
+            ),
+            Statement(
+                ("ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"),
+                ("*",),
+                reason="ecr:GetAuthorizationToken and cloudwatch:PutMetricData (training metrics) support no "
+                "resource-level permissions.",
+            ),
+            Statement(
+                (
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ),
+                (
+                    targets.sagemaker_arn_prefix.replace(":sagemaker:", ":logs:")
+                    + "log-group:/aws/sagemaker/TrainingJobs*",
+                ),
+                reason="Training jobs log to SageMaker's own group /aws/sagemaker/TrainingJobs, one stream "
+                "per job.",
+            ),
+        )
+
+    def environment(self, targets: GrantTargets) -> dict[str, str]:
+        return {}
 
 
 def merge_environments(parts: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str, str]:

@@ -10,11 +10,15 @@ from typing import Any
 
 import boto3
 
-from lambdaops_tools.deployment import DEPLOYMENT, Deployment, FunctionSpec, function_environment
+from lambdaops_tools.deployment import DEPLOYMENT, Deployment, FunctionSpec, TrainerSpec, function_environment
 from lambdaops_tools.grants import GrantTargets
+from lambdaops_tools.trainer_source import trainer_archive
 
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
+DLC_ACCOUNT = "763104351884"
+"""AWS Deep Learning Containers' registry account in us-east-1 (CDK looks it up per region)."""
+SAGEMAKER_ROLE = "lambdaops-local-sagemaker"
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class LocalResources:
     bucket_name: str
     event_bus_name: str
     alerts_topic_arn: str
+    trainer: TrainerSpec
 
     @classmethod
     def declared(cls, deployment: Deployment = DEPLOYMENT) -> LocalResources:
@@ -32,10 +37,14 @@ class LocalResources:
             bucket_name=deployment.bucket.local_name,
             event_bus_name=deployment.event_bus_name,
             alerts_topic_arn=f"arn:aws:sns:{REGION}:{LOCAL_ACCOUNT}:{deployment.alerts_topic.local_name}",
+            trainer=deployment.trainer,
         )
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:stateMachine:{name}"
+
+    def executions_arn(self, name: str) -> str:
+        return f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:execution:{name}:*"
 
     @property
     def grant_targets(self) -> GrantTargets:
@@ -50,7 +59,15 @@ class LocalResources:
             alerts_topic_arn=self.alerts_topic_arn,
             alerts_key_arn=None,
             rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
-            rollout_executions_arn=f"arn:aws:states:{REGION}:{LOCAL_ACCOUNT}:execution:canary-rollout:*",
+            rollout_executions_arn=self.executions_arn("canary-rollout"),
+            training_state_machine_arn=self.state_machine_arn("train-and-register"),
+            training_executions_arn=self.executions_arn("train-and-register"),
+            sagemaker_arn_prefix=f"arn:aws:sagemaker:{REGION}:{LOCAL_ACCOUNT}:",
+            sagemaker_role_arn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{SAGEMAKER_ROLE}",
+            training_image_repository=f"{DLC_ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{self.trainer.image_repository}",
+            training_image_repository_arn=f"arn:aws:ecr:{REGION}:{DLC_ACCOUNT}:repository/{self.trainer.image_repository}",
+            trainer_source_uri=f"s3://{self.bucket_name}/{self.trainer.local_key}",
+            trainer_source_object_arn=f"arn:aws:s3:::{self.bucket_name}/{self.trainer.local_key}",
         )
 
     def environment(self, spec: FunctionSpec) -> dict[str, str]:
@@ -104,6 +121,9 @@ def create_local_resources(deployment: Deployment = DEPLOYMENT) -> LocalResource
         Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )
     topic = boto3.client("sns").create_topic(Name=deployment.alerts_topic.local_name)["TopicArn"]
+    s3.put_object(
+        Bucket=bucket, Key=deployment.trainer.local_key, Body=trainer_archive(deployment.trainer.source)
+    )
     return replace(resources, alerts_topic_arn=topic)
 
 
@@ -144,10 +164,19 @@ def create_functions_and_state_machines(
             MemorySize=spec.memory_mb,
             Environment={"Variables": resources.environment(spec)},
         )["FunctionArn"]
+    sagemaker_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+            }
+        ],
+    }
+    iam.create_role(RoleName=SAGEMAKER_ROLE, AssumeRolePolicyDocument=json.dumps(sagemaker_trust))
     for machine in deployment.state_machines:
-        definition = machine.definition.read_text()
-        for function in machine.functions:
-            definition = definition.replace(f"${{{machine.substitution_key(function)}}}", arns[function])
+        definition = machine.definition_with(machine.substitutions(arns, resources.grant_targets))
         arns[machine.name] = stepfunctions.create_state_machine(
             name=machine.name, definition=definition, roleArn=role
         )["stateMachineArn"]
@@ -159,4 +188,11 @@ def create_functions_and_state_machines(
         events.put_targets(
             Rule=schedule.name, Targets=[{"Id": schedule.function, "Arn": arns[schedule.function]}]
         )
+    upload = deployment.dataset_upload
+    arns[upload.name] = events.put_rule(
+        Name=upload.name,
+        EventPattern=json.dumps(upload.event_pattern(resources.bucket_name)),
+        Description=upload.description,
+    )["RuleArn"]
+    events.put_targets(Rule=upload.name, Targets=[{"Id": upload.function, "Arn": arns[upload.function]}])
     return arns

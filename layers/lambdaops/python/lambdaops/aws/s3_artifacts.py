@@ -47,10 +47,12 @@ class S3ArtifactStore:
         return Artifact(key=key, data=reply["Body"].read(), version_id=reply.get("VersionId"))
 
 
-def s3_put_object(client: Any, bucket: str) -> Callable[[str, bytes], None]:
-    """`lambdaops.serving.capture.PutObject` onto the bucket: captured traffic as JSON Lines."""
+def s3_put_object(
+    client: Any, bucket: str, content_type: str = "application/x-ndjson"
+) -> Callable[[str, bytes], None]:
+    """`PutObject` onto the bucket: captured traffic as JSON Lines, or a trained model's ONNX file."""
 
     def put(key: str, body: bytes) -> None:
-        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/x-ndjson")
+        client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
     return put

@@ -1,4 +1,4 @@
-"""Step Functions adapters: running canary rollouts, and starting retraining."""
+"""Step Functions adapters: running canary rollouts, and starting training runs."""
 
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ class StepFunctionsRollouts:
         return str(self._sfn.describe_execution(executionArn=execution_arn)["status"])
 
 
-class StateMachineRetraining:
+class StepFunctionsExecutions:
+    """`Executions` of the training state machine, each named by its run id."""
+
     def __init__(self, client: Any, state_machine_arn: str) -> None:
         self._sfn = client
         self._arn = state_machine_arn
 
-    def request(self, model: str, version: str, reason: str, report_uri: str) -> str:
-        payload = {"model": model, "version": version, "reason": reason, "drift_report_uri": report_uri}
-        reply = self._sfn.start_execution(stateMachineArn=self._arn, input=json.dumps(payload))
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        reply = self._sfn.start_execution(stateMachineArn=self._arn, name=name, input=json.dumps(payload))
         return str(reply["executionArn"])

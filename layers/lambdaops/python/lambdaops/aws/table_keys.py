@@ -9,8 +9,11 @@
 | rollout claim   | MODEL#<name>  | ACTIVE-ROLLOUT                      |                 |
 | drift report    | MODEL#<name>  | DRIFT#<created_at>#<report id>      |                 |
 | drift cursor    | MODEL#<name>  | DRIFT-SCAN                          |                 |
+| training run    | RUN#<run id>  | META                                | RUNS / <started_at>#<run id> |
+| idempotency     | IDEMPOTENCY#<function> | <hash of the event key>    |                 |
 
-Access patterns are written beside each adapter (`registry_store`, `rollout_store`, `drift_index`).
+Access patterns are written beside each adapter (`registry_store`, `rollout_store`, `drift_index`,
+`run_store`); Powertools' Idempotency utility writes its own records (`idempotency_pk`).
 """
 
 from __future__ import annotations
@@ -48,3 +51,20 @@ def rollout_sk(ref: str) -> str:
 
 def drift_report_sk(created_at: str, report_id: str) -> str:
     return f"{DRIFT_PREFIX}{created_at}#{report_id}"
+
+
+RUNS = "RUNS"
+"""GSI1's partition for listing training runs, newest first."""
+
+
+def run_pk(run_id: str) -> str:
+    return f"RUN#{run_id}"
+
+
+def runs_gsi_sk(started_at: str, run_id: str) -> str:
+    return f"{started_at}#{run_id}"
+
+
+def idempotency_pk(function: str) -> str:
+    """The partition Powertools' Idempotency utility keeps a function's records under."""
+    return f"IDEMPOTENCY#{function}"

@@ -121,3 +121,29 @@ class DataUnreadable(LambdaopsError):
 
 class DataTooLarge(LambdaopsError):
     status, code = 413, "DataTooLarge"
+
+
+class DatasetNotFound(LambdaopsError):
+    """The dataset folder, or one of the files a run needs, is not in the bucket."""
+
+    status, code = 404, "DatasetNotFound"
+
+
+class DatasetInvalid(LambdaopsError):
+    """The dataset cannot be trained on as it is: a manifest that is not JSON, a missing column, no rows."""
+
+    status, code = 422, "DatasetInvalid"
+
+
+class RunNotFound(LambdaopsError):
+    status, code = 404, "RunNotFound"
+
+
+class RunAlreadyExists(LambdaopsError):
+    status, code = 409, "RunAlreadyExists"
+
+
+class TrainingFailed(LambdaopsError):
+    """A step of the training pipeline could not do its work (the run records it and fails)."""
+
+    status, code = 422, "TrainingFailed"

@@ -67,15 +67,36 @@ class CanarySettings(EventSettings):
     """The predict function's Powertools service name: the `service` dimension of the metrics judged."""
 
 
-class DriftSettings(ArtifactSettings, EventSettings, HttpSettings):
+class DriftSettings(ArtifactSettings, HttpSettings):
     alerts_topic_arn: str
     """SNS topic for drift and data-quality alerts."""
-    training_state_machine_arn: str | None = None
-    """Started when a drifted model's policy asks for retraining; until one is deployed, an event is
-    published instead."""
+    training_state_machine_arn: str
+    """Started on the newest dataset when a drifted model's policy asks for retraining."""
     baseline_sample_size: int = Field(default=10_000, gt=0)
     """Bound on the sorted sample a baseline keeps per numeric feature (KS and Wasserstein use it)."""
     max_data_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     """Largest S3 object a baseline or drift check reads (CSV or JSON Lines)."""
     scan_max_rows: int = Field(default=1_000_000, gt=0)
     """Rows of captured traffic one scheduled scan reads per model; the newest are kept."""
+
+
+class TrainingSettings(ArtifactSettings, HttpSettings):
+    training_state_machine_arn: str
+    """Each run is one execution of it, named by the run id."""
+
+
+class PipelineSettings(ArtifactSettings, EventSettings):
+    """The training state machine's steps: where jobs run and what they run."""
+
+    sagemaker_role_arn: str
+    training_image_repository: str
+    """`<account>.dkr.ecr.<region>.amazonaws.com/pytorch-training` for the stack's region."""
+    training_image_version: str
+    training_image_python: str
+    trainer_source_uri: str
+    """The reference trainer's source archive (`sagemaker_submit_directory`)."""
+    default_instance_type: str = "ml.g5.xlarge"
+    default_max_runtime_seconds: int = Field(default=3600, ge=60)
+    default_spot: bool = True
+    max_data_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    """Largest model archive or evaluation file a step reads."""

@@ -1,0 +1,1 @@
+"""Training and tuning: runs, their datasets, the SageMaker jobs they plan, evaluation and registration."""

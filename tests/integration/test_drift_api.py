@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,9 +13,11 @@ import boto3
 import numpy as np
 import pytest
 
+from lambdaops.aws.run_store import DynamoRunStore
+from lambdaops.training.schemas import RunRecord
 from lambdaops_tools.demo.sample_models import FEATURES, TrainedModel, synthetic_dataset
 from lambdaops_tools.demo.story import csv_bytes, shifted
-from lambdaops_tools.local.resources import LocalResources
+from lambdaops_tools.local.resources import LocalResources, create_functions_and_state_machines
 
 from .conftest import Api, sample_event
 
@@ -90,15 +92,21 @@ def alerts(aws: LocalResources) -> Iterator[Any]:
 
 
 @pytest.fixture
-def retraining_events(aws: LocalResources) -> Iterator[Any]:
-    """`RetrainingRequested` events, through a rule on the default bus with an SQS target."""
-    events = boto3.client("events")
+def training_runs(aws: LocalResources) -> Callable[[], list[RunRecord]]:
+    """The training runs recorded, newest first; the deployment's state machines exist (not executing)."""
+    create_functions_and_state_machines(aws)
+    store = DynamoRunStore(boto3.client("dynamodb"), aws.table_name)
+    return lambda: store.list(None, None, 100, None).items
 
-    def subscribe(arn: str) -> None:
-        events.put_rule(Name="retraining", EventPattern=json.dumps({"detail-type": ["RetrainingRequested"]}))
-        events.put_targets(Rule="retraining", Targets=[{"Id": "queue", "Arn": arn}])
 
-    yield from queue_for(subscribe)
+def write_dataset(resources: LocalResources, model: str, dataset_id: str) -> str:
+    """A complete dataset folder: its CSVs, then its manifest."""
+    prefix = f"datasets/{model}/{dataset_id}/"
+    header = ",".join((*FEATURES, "label")) + "\n"
+    for name in ("train.csv", "validation.csv"):
+        put(resources, prefix + name, (header + "1,2,3,4,0\n5,6,7,8,1\n").encode())
+    put(resources, prefix + "manifest.json", json.dumps({"label": "label"}).encode())
+    return f"s3://{resources.bucket_name}/{prefix}"
 
 
 def scan(api: Api) -> dict[str, Any]:
@@ -275,9 +283,11 @@ def test_a_model_without_production_needs_a_named_version(api: Api, trained: Tra
     assert (status, reply["error"]["code"]) == (409, "NoProductionVersion")
 
 
-def test_scan_alerts_on_drift_asks_for_retraining_and_carries_on_past_a_failing_model(
-    monitored: Api, trained: TrainedModel, alerts: Any, retraining_events: Any
+def test_scan_alerts_on_drift_retrains_on_the_newest_dataset_and_carries_on_past_a_failing_model(
+    monitored: Api, trained: TrainedModel, alerts: Any, training_runs: Callable[[], list[RunRecord]]
 ) -> None:
+    write_dataset(monitored.resources, NAME, "2026-11-01")
+    newest = write_dataset(monitored.resources, NAME, "2026-11-20")
     in_production(monitored, trained, name="no-baseline")
     in_production(monitored, trained, name="garbled")
     in_production(monitored, trained, name="quiet")
@@ -308,8 +318,12 @@ def test_scan_alerts_on_drift_asks_for_retraining_and_carries_on_past_a_failing_
     message = json.loads(alert["Message"])
     assert set(message["drifted_features"]) == {"tenure_months", "usage_hours"}
     assert alert["MessageAttributes"]["model"]["Value"] == NAME
-    [event] = retraining_events()
-    assert event["detail"]["model"] == NAME and event["detail"]["drift_report_uri"] == message["report_uri"]
+    [run] = training_runs()
+    assert (run.model, run.trigger, run.dataset_uri, run.status) == (NAME, "drift", newest, "running")
+    assert run.reason is not None and message["report_uri"] in run.reason
+    stepfunctions = boto3.client("stepfunctions")
+    execution = stepfunctions.describe_execution(executionArn=run.execution_arn)
+    assert execution["name"] == run.run_id and json.loads(execution["input"]) == {"run_id": run.run_id}
     history = monitored.call("GET", f"/models/{NAME}/drift")[1]["items"]
     assert history[0]["trigger"] == "schedule"
 
@@ -347,22 +361,16 @@ def test_scan_publishes_drift_scores_and_failures_as_metrics(
     ] == [("no-baseline", [1.0], "lambdaops-drift")]
 
 
-def test_scan_starts_the_training_state_machine_when_one_is_configured(
-    monitored: Api, monkeypatch: pytest.MonkeyPatch
+def test_a_drifted_model_without_a_complete_dataset_starts_no_run(
+    monitored: Api, training_runs: Callable[[], list[RunRecord]]
 ) -> None:
-    stepfunctions = boto3.client("stepfunctions")
-    role = "arn:aws:iam::123456789012:role/training"
-    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
-    machine = stepfunctions.create_state_machine(name="training", definition=definition, roleArn=role)
-    monkeypatch.setenv("LAMBDAOPS_TRAINING_STATE_MACHINE_ARN", machine["stateMachineArn"])
+    put(monitored.resources, f"datasets/{NAME}/incomplete/train.csv", b"a,label\n1,0\n")  # no manifest
     capture(monitored.resources, NAME, "1.0.0", shifted(FRESH))
 
-    outcome = Api(monitored.resources).functions["drift"].invoke(sample_event("drift/scheduled_scan.json"))
+    outcome = scan(monitored)
 
-    assert outcome["retraining"] == [NAME]
-    [execution] = stepfunctions.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]
-    started = stepfunctions.describe_execution(executionArn=execution["executionArn"])
-    assert json.loads(started["input"])["model"] == NAME
+    assert outcome["alerts"] == 1 and outcome["retraining"] == [NAME]
+    assert training_runs() == []
 
 
 def test_scan_over_traffic_the_predict_function_captured(monitored: Api, cache_dir: Path) -> None:
@@ -391,9 +399,10 @@ def test_a_scan_short_of_time_defers_the_rest_and_reads_their_windows_next_time(
 
 
 def test_a_data_quality_failure_alone_is_alerted_without_retraining_when_the_policy_says_no(
-    api: Api, trained: TrainedModel, alerts: Any, retraining_events: Any
+    api: Api, trained: TrainedModel, alerts: Any, training_runs: Callable[[], list[RunRecord]]
 ) -> None:
     in_production(api, trained)  # the default policy: no retraining
+    write_dataset(api.resources, NAME, "2026-11-20")
     assert api.call("POST", f"/models/{NAME}/versions/1.0.0/baseline", {"rows": TRAINING.tolist()})[0] == 201
     rows = FRESH[:400].copy()
     rows[:200, 1] = np.nan  # half of monthly_spend goes missing (null in the captures)
@@ -406,4 +415,4 @@ def test_a_data_quality_failure_alone_is_alerted_without_retraining_when_the_pol
     assert alert["Subject"] == f"lambdaops: {NAME} 1.0.0: 1 data-quality failure(s)"
     [failure] = json.loads(alert["Message"])["data_quality_failures"]
     assert (failure["check"], failure["feature"], failure["value"]) == ("missing_rate", "monthly_spend", 0.5)
-    assert outcome["retraining"] == [] and retraining_events() == []
+    assert outcome["retraining"] == [] and training_runs() == []

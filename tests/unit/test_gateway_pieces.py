@@ -14,7 +14,7 @@ from lambdaops_tools.deployment import DEPLOYMENT, Route
 from lambdaops_tools.local.gateway import match_route, proxy_event
 
 ROUTES = DEPLOYMENT.routes
-SAMPLE_PARAMS = {"name": "churn-model", "version": "1.2.3"}
+SAMPLE_PARAMS = {"name": "churn-model", "version": "1.2.3", "run_id": "20261201-214939-a1b2"}
 ACTOR = "arn:aws:iam::123456789012:user/alice"
 
 

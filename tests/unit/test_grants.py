@@ -14,8 +14,10 @@ from lambdaops.runtime.settings import (
     CanarySettings,
     DriftSettings,
     PredictSettings,
+    PipelineSettings,
     PromotionSettings,
     RegistrySettings,
+    TrainingSettings,
 )
 from lambdaops_tools import grants
 from lambdaops_tools.deployment import DEPLOYMENT, FunctionSpec, function_environment
@@ -42,6 +44,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "predict": PredictSettings,
     "canary": CanarySettings,
     "drift": DriftSettings,
+    "training": TrainingSettings,
+    "pipeline": PipelineSettings,
 }
 """The settings model each function's handler parses its environment into."""
 

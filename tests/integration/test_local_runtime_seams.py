@@ -216,3 +216,44 @@ def test_a_schedule_fires_only_on_demand_with_a_scheduled_event(api: Api, regist
         [rule["Arn"]],
     )
     assert rule["ScheduleExpression"] == schedule.expression
+
+
+def test_eventbridge_starts_a_named_execution_in_execute_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With execute mode on, moto keeps state machines in the parser's backend and executes them; delivery
+    must find them there, and name each execution (unnamed ones collide on `...:None`)."""
+    import time
+
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        install_event_delivery()
+        sfn, events = boto3.client("stepfunctions"), boto3.client("events")
+        machine = sfn.create_state_machine(
+            name="echo",
+            definition=json.dumps({"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}),
+            roleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/sfn",
+        )["stateMachineArn"]
+        events.put_rule(Name="on-x", EventPattern=json.dumps({"detail-type": ["X"]}))
+        events.put_targets(Rule="on-x", Targets=[{"Id": "machine", "Arn": machine}])
+        for n in (1, 2):
+            events.put_events(Entries=[{"Source": "test", "DetailType": "X", "Detail": json.dumps({"n": n})}])
+
+        deadline = time.monotonic() + 10
+        while True:
+            executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+            if len(executions) == 2 and all(e["status"] == "SUCCEEDED" for e in executions):
+                break
+            assert time.monotonic() < deadline, executions
+            time.sleep(0.05)
+        outputs = [
+            json.loads(sfn.describe_execution(executionArn=e["executionArn"])["output"]) for e in executions
+        ]
+        assert sorted(output["detail"]["n"] for output in outputs) == [1, 2]
+        assert not any(e["executionArn"].endswith(":None") for e in executions)

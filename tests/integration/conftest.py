@@ -16,7 +16,11 @@ from lambdaops_tools.demo.sample_models import TrainedModel, train_logistic_regr
 from lambdaops_tools.deployment import DEPLOYMENT
 from lambdaops_tools.local.gateway import match_route, proxy_event
 from lambdaops_tools.local.local_runtime import LocalFunction
-from lambdaops_tools.local.resources import LocalResources, create_local_resources
+from lambdaops_tools.local.resources import (
+    LocalResources,
+    create_functions_and_state_machines,
+    create_local_resources,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ACTOR = "arn:aws:iam::123456789012:user/alice"
@@ -105,3 +109,16 @@ def sample_event(name: str) -> dict[str, Any]:
 def table_snapshot(resources: LocalResources) -> list[dict[str, Any]]:
     items = boto3.client("dynamodb").scan(TableName=resources.table_name)["Items"]
     return sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"]))
+
+
+def deploy_without_upload_trigger(resources: LocalResources) -> None:
+    """The deployment's functions and state machines in moto, without the rules' targets: these tests
+    invoke the trigger and the scan themselves, and a manifest they write must not start a run behind their
+    back (whether or not another test installed the local EventBridge delivery in this process)."""
+    create_functions_and_state_machines(resources)
+    events = boto3.client("events")
+    for rule, target in [
+        (DEPLOYMENT.dataset_upload.name, DEPLOYMENT.dataset_upload.function),
+        *((schedule.name, schedule.function) for schedule in DEPLOYMENT.schedules),
+    ]:
+        events.remove_targets(Rule=rule, Ids=[target])

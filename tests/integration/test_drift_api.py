@@ -17,9 +17,9 @@ from lambdaops.aws.run_store import DynamoRunStore
 from lambdaops.training.schemas import RunRecord
 from lambdaops_tools.demo.sample_models import FEATURES, TrainedModel, synthetic_dataset
 from lambdaops_tools.demo.story import csv_bytes, shifted
-from lambdaops_tools.local.resources import LocalResources, create_functions_and_state_machines
+from lambdaops_tools.local.resources import LocalResources
 
-from .conftest import Api, sample_event
+from .conftest import Api, deploy_without_upload_trigger, sample_event
 
 NAME = "churn-classifier"
 TRAINING = synthetic_dataset(4000, seed=7)[0]
@@ -94,7 +94,7 @@ def alerts(aws: LocalResources) -> Iterator[Any]:
 @pytest.fixture
 def training_runs(aws: LocalResources) -> Callable[[], list[RunRecord]]:
     """The training runs recorded, newest first; the deployment's state machines exist (not executing)."""
-    create_functions_and_state_machines(aws)
+    deploy_without_upload_trigger(aws)
     store = DynamoRunStore(boto3.client("dynamodb"), aws.table_name)
     return lambda: store.list(None, None, 100, None).items
 

@@ -13,10 +13,10 @@ import boto3
 import pytest
 
 from lambdaops_tools.demo.sample_models import FEATURES, TrainedModel
-from lambdaops_tools.local.resources import LocalResources, create_functions_and_state_machines
+from lambdaops_tools.local.resources import LocalResources
 
-from .conftest import Api
-from .training_data import write_dataset
+from .conftest import Api, deploy_without_upload_trigger
+from .training_data import upload_event, write_dataset
 
 NAME = "churn"
 MANIFEST = {"label": "churned", "hyperparameters": {"epochs": 4, "learning_rate": 0.01}}
@@ -24,7 +24,7 @@ MANIFEST = {"label": "churned", "hyperparameters": {"epochs": 4, "learning_rate"
 
 @pytest.fixture
 def training(api: Api, trained: TrainedModel) -> Api:
-    create_functions_and_state_machines(api.resources)
+    deploy_without_upload_trigger(api.resources)
     assert api.call("POST", "/models", {"name": NAME})[0] == 201
     return api
 
@@ -254,35 +254,6 @@ def test_an_unknown_or_malformed_run_id_is_a_clear_4xx(training: Api) -> None:
     assert (status, reply["error"]["code"]) == (404, "RunNotFound")
     status, reply = training.call("GET", "/training/not-a-run")
     assert (status, reply["error"]["code"]) == (400, "ValidationError")
-
-
-def upload_event(resources: LocalResources, key: str, version: str) -> dict[str, Any]:
-    """An S3 "Object Created" event as EventBridge delivers it."""
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-12-01T10:00:00Z",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{resources.bucket_name}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": resources.bucket_name},
-            "object": {
-                "key": key,
-                "size": 60,
-                "etag": "abc",
-                "version-id": version,
-                "sequencer": "00617F08299329D189",
-            },
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "source-ip-address": "1.2.3.4",
-            "reason": "PutObject",
-        },
-    }
 
 
 def test_an_upload_starts_one_run_per_manifest_version_however_often_it_is_delivered(training: Api) -> None:

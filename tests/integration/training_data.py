@@ -69,3 +69,32 @@ def model_archive(model: TrainedModel, classes: tuple[str, ...] = ("0", "1")) ->
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def upload_event(resources: LocalResources, key: str, version: str) -> dict[str, Any]:
+    """An S3 "Object Created" event as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-12-01T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{resources.bucket_name}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": resources.bucket_name},
+            "object": {
+                "key": key,
+                "size": 60,
+                "etag": "abc",
+                "version-id": version,
+                "sequencer": "00617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
+    }

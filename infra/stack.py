@@ -1,4 +1,5 @@
-"""The one lambdaops stack: storage, alerts, functions, API, schedules and alarms, built from `DEPLOYMENT`."""
+"""The one lambdaops stack: storage, alerts, training, functions, API, state machines, schedules, dataset
+uploads and alarms, built from `DEPLOYMENT`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from infra.components.monitoring import Monitoring
 from infra.components.rollouts import StateMachines
 from infra.components.schedules import Schedules
 from infra.components.storage import Storage
+from infra.components.training import DatasetUploads, Training
 from lambdaops_tools.deployment import DEPLOYMENT, Deployment
 
 STACK_NAME = "Lambdaops"
@@ -39,6 +41,8 @@ class LambdaopsStack(cdk.Stack):
         self.storage = Storage(self, "Storage", table=deployment.table, bucket=deployment.bucket)
         # Before the functions: the ones that publish alerts carry the topic's ARN in their environment.
         self.alerts = Alerts(self, "Alerts", spec=deployment.alerts_topic)
+        # Before the functions too: the pipeline function names the jobs' role, image and trainer source.
+        self.training = Training(self, "Training", trainer=deployment.trainer)
         self.functions = Functions(
             self,
             "Functions",
@@ -46,7 +50,9 @@ class LambdaopsStack(cdk.Stack):
             table=self.storage.table,
             bucket=self.storage.bucket,
             alerts_topic=self.alerts.topic,
+            training=self.training,
         )
+        self.training.grant_job_access(self.functions.grant_targets)
         self.api = Api(self, "Api", deployment=deployment, functions=self.functions.functions)
         self.state_machines = StateMachines(
             self,
@@ -54,20 +60,34 @@ class LambdaopsStack(cdk.Stack):
             deployment=deployment,
             functions=self.functions.functions,
             name_of=self.functions.state_machine_name,
+            grant_targets=self.functions.grant_targets,
         )
         self.schedules = Schedules(
             self, "Schedules", deployment=deployment, functions=self.functions.functions
+        )
+        self.dataset_uploads = DatasetUploads(
+            self,
+            "DatasetUploads",
+            spec=deployment.dataset_upload,
+            bucket=self.storage.bucket,
+            functions=self.functions.functions,
+            dead_letter_queue=self.schedules.dead_letter_queue,
         )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             alerts_topic=self.alerts.topic,
-            schedule_dead_letter_queue=self.schedules.dead_letter_queue,
+            dead_letter_queue=self.schedules.dead_letter_queue,
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
         cdk.CfnOutput(self, "TableName", value=self.storage.table.table_name)
         cdk.CfnOutput(self, "BucketName", value=self.storage.bucket.bucket_name)
         cdk.CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
+        cdk.CfnOutput(
+            self,
+            "TrainingStateMachineArn",
+            value=self.state_machines.machines["train-and-register"].state_machine_arn,
+        )
 
 
 def add_checked_stack(app: cdk.App) -> LambdaopsStack:

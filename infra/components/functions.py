@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -24,7 +24,10 @@ from lambdaops_tools.deployment import (
     FunctionSpec,
     function_environment,
 )
-from lambdaops_tools.grants import GrantTargets, Statement
+from lambdaops_tools.grants import Grant, GrantTargets, Statement
+
+if TYPE_CHECKING:
+    from infra.components.training import Training
 
 RUNTIME = next(runtime for runtime in lambda_.Runtime.ALL if runtime.name == PYTHON_RUNTIME)
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -39,7 +42,9 @@ TRACING_REASON = (
 def flatten_reference(resolved: Any) -> str:
     """A resolved resource the way a cdk-nag finding names it: `<RegistryTable.Arn>/index/*`.
 
-    Only the forms our statements resolve to: plain text, `Ref`, `Fn::GetAtt` and `Fn::Join` of them.
+    Only the forms our statements resolve to: plain text, `Ref`, `Fn::GetAtt` and `Fn::Join` of them, the
+    CDK assets bucket's `Fn::Sub` (`${X}` reads `<X>`) and a regional fact's `Fn::FindInMap` (cdk-nag
+    prints what it has no name for as compact JSON).
     """
     if isinstance(resolved, str):
         return resolved
@@ -52,6 +57,10 @@ def flatten_reference(resolved: Any) -> str:
         if function == "Fn::Join":
             separator, parts = argument
             return str(separator).join(flatten_reference(part) for part in parts)
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return argument.replace("${", "<").replace("}", ">")
+        if function == "Fn::FindInMap":
+            return json.dumps(resolved, separators=(",", ":"))
     raise ValueError(f"no finding name for {json.dumps(resolved)}")
 
 
@@ -67,6 +76,36 @@ def wildcard_findings(statement: Statement, resolve: Callable[[str], Any]) -> li
         if "*" in flat
     ]
     return [f"AwsSolutions-IAM5[{finding}]" for finding in findings]
+
+
+def policy_statement(statement: Statement) -> iam.PolicyStatement:
+    """The IAM statement of a grant's `Statement`, its conditions included."""
+    return iam.PolicyStatement(
+        actions=list(statement.actions),
+        resources=list(statement.resources),
+        conditions=dict(statement.conditions) or None,
+    )
+
+
+def wildcard_acknowledgments(
+    grants: Iterable[Grant],
+    targets: GrantTargets,
+    resolve: Callable[[str], Any],
+    reasons: dict[str, list[str]] | None = None,
+) -> list[cdk.Acknowledgment]:
+    """Each wildcard the grants' statements raise, acknowledged by its exact finding with its grant's
+    reason; `reasons` are findings the role raises besides (tracing, logging). Findings raised by several
+    statements join their reasons."""
+    reasons = {finding: list(why) for finding, why in (reasons or {}).items()}
+    for grant in grants:
+        for statement in grant.statements(targets):
+            for finding in wildcard_findings(statement, resolve):
+                if statement.reason is None:
+                    raise ValueError(f"{grant!r} raises {finding} but gives no reason for it")
+                found = reasons.setdefault(finding, [])
+                if statement.reason not in found:
+                    found.append(statement.reason)
+    return [cdk.Acknowledgment(id=finding, reason=" ".join(why)) for finding, why in reasons.items()]
 
 
 def construct_name(name: str) -> str:
@@ -86,9 +125,11 @@ class Functions(Construct):
         table: dynamodb.ITable,
         bucket: s3.IBucket,
         alerts_topic: sns.ITopic,
+        training: Training,
     ) -> None:
         super().__init__(scope, construct_id)
         self._deployment = deployment
+        stack = cdk.Stack.of(self)
         event_bus = events.EventBus.from_event_bus_name(self, "EventBus", deployment.event_bus_name)
         alerts_key = alerts_topic.master_key
         # What the functions' grants point at: this stack's resources, as tokens.
@@ -103,6 +144,14 @@ class Functions(Construct):
             alerts_key_arn=alerts_key.key_arn if alerts_key is not None else None,
             rollout_state_machine_arn=self.state_machine_arn("canary-rollout"),
             rollout_executions_arn=self.execution_arns("canary-rollout"),
+            training_state_machine_arn=self.state_machine_arn("train-and-register"),
+            training_executions_arn=self.execution_arns("train-and-register"),
+            sagemaker_arn_prefix=f"arn:{stack.partition}:sagemaker:{stack.region}:{stack.account}:",
+            sagemaker_role_arn=training.role.role_arn,
+            training_image_repository=training.image_repository,
+            training_image_repository_arn=training.image_repository_arn,
+            trainer_source_uri=training.source.s3_object_url,
+            trainer_source_object_arn=training.source.bucket.arn_for_objects(training.source.s3_object_key),
         )
         self.lambdaops_layer = lambda_.LayerVersion(
             self,
@@ -163,7 +212,14 @@ class Functions(Construct):
                 "the dependency layers are built for that interpreter's wheels, so it moves deliberately.",
             )
         )
-        cdk.Validations.of(role).acknowledge(*self._wildcard_acknowledgments(spec))
+        cdk.Validations.of(role).acknowledge(
+            *wildcard_acknowledgments(
+                spec.grants,
+                self.grant_targets,
+                cdk.Stack.of(self).resolve,
+                {"AwsSolutions-IAM5[Resource::*]": [TRACING_REASON]},
+            )
+        )
         return function
 
     def _context(self, spec: FunctionSpec) -> dict[str, str]:
@@ -177,9 +233,7 @@ class Functions(Construct):
     def _grant(self, spec: FunctionSpec, function: lambda_.Function) -> None:
         for grant in spec.grants:
             for statement in grant.statements(self.grant_targets):
-                function.add_to_role_policy(
-                    iam.PolicyStatement(actions=list(statement.actions), resources=list(statement.resources))
-                )
+                function.add_to_role_policy(policy_statement(statement))
 
     def state_machine_name(self, name: str) -> str:
         """Named explicitly, so functions can know its ARN without depending on the machine itself."""
@@ -200,18 +254,3 @@ class Functions(Construct):
             resource_name=f"{self.state_machine_name(name)}:*",
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
-
-    def _wildcard_acknowledgments(self, spec: FunctionSpec) -> list[cdk.Acknowledgment]:
-        """Each wildcard the role's statements raise, acknowledged by its exact finding with its grant's
-        reason; findings raised by several statements join their reasons."""
-        reasons: dict[str, list[str]] = {"AwsSolutions-IAM5[Resource::*]": [TRACING_REASON]}
-        resolve = cdk.Stack.of(self).resolve
-        for grant in spec.grants:
-            for statement in grant.statements(self.grant_targets):
-                for finding in wildcard_findings(statement, resolve):
-                    if statement.reason is None:
-                        raise ValueError(f"{grant!r} raises {finding} but gives no reason for it")
-                    found = reasons.setdefault(finding, [])
-                    if statement.reason not in found:
-                        found.append(statement.reason)
-        return [cdk.Acknowledgment(id=finding, reason=" ".join(why)) for finding, why in reasons.items()]

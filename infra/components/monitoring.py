@@ -48,7 +48,7 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         alerts_topic: sns.ITopic,
-        schedule_dead_letter_queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.integrity_alarm = _alarm_on_any(
@@ -67,9 +67,9 @@ class Monitoring(Construct):
         self.dead_letter_alarm = _alarm_on_any(
             self,
             "ScheduleDeadLettersAlarm",
-            "A scheduled invocation was not delivered, or failed after its retries; "
+            "A scheduled or dataset-upload invocation was not delivered, or failed after its retries; "
             "the dead-letter queue holds the event and the error.",
-            schedule_dead_letter_queue.metric_approximate_number_of_messages_visible(
+            dead_letter_queue.metric_approximate_number_of_messages_visible(
                 statistic="Maximum", period=Duration.minutes(5)
             ),
         )

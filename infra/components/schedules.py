@@ -1,4 +1,8 @@
-"""Scheduled invocations: one EventBridge rule per `ScheduleSpec`, its failures kept in one queue."""
+"""Scheduled invocations: one EventBridge rule per `ScheduleSpec`, its failures kept in one queue.
+
+The queue, and the way its rules invoke, serve every EventBridge rule that invokes a function (the
+dataset upload's too: `infra/components/training.py`).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,27 @@ DELIVERY_RETRIES = 2
 # is most likely persistent (a bug, a too-large scan), so it goes to the queue and raises the alarm
 # instead of burning two more full timeouts and risking duplicate alerts from a half-done run.
 INVOCATION_RETRIES = 1
+
+
+def retry_then_dead_letter(function: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> None:
+    """Lambda's own retries of the function's asynchronous invocations, then the queue."""
+    function.configure_async_invoke(
+        retry_attempts=INVOCATION_RETRIES,
+        max_event_age=MAX_EVENT_AGE,
+        on_failure=destinations.SqsDestination(dead_letter_queue),
+    )
+
+
+def invoke_asynchronously(
+    function: lambda_.IFunction, dead_letter_queue: sqs.IQueue
+) -> targets.LambdaFunction:
+    """A rule target that invokes the function asynchronously; undeliverable events go to the queue."""
+    return targets.LambdaFunction(
+        function,
+        dead_letter_queue=dead_letter_queue,
+        retry_attempts=DELIVERY_RETRIES,
+        max_event_age=MAX_EVENT_AGE,
+    )
 
 
 class Schedules(Construct):
@@ -54,16 +79,13 @@ class Schedules(Construct):
         cdk.Validations.of(cfn_queue).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-SQS3",
-                reason="This queue is itself the dead-letter queue of the schedule rules' targets and "
-                "of their functions' asynchronous invocations; its messages are read by people.",
+                reason="This queue is itself the dead-letter queue of the EventBridge rules' targets "
+                "(schedules, dataset uploads) and of their functions' asynchronous invocations; its "
+                "messages are read by people.",
             )
         )
         for name in sorted({schedule.function for schedule in deployment.schedules}):
-            functions[name].configure_async_invoke(
-                retry_attempts=INVOCATION_RETRIES,
-                max_event_age=MAX_EVENT_AGE,
-                on_failure=destinations.SqsDestination(self.dead_letter_queue),
-            )
+            retry_then_dead_letter(functions[name], self.dead_letter_queue)
         self.rules = {
             schedule.name: self._rule(schedule, functions[schedule.function])
             for schedule in deployment.schedules
@@ -75,12 +97,5 @@ class Schedules(Construct):
             f"{construct_name(schedule.name)}Rule",
             description=schedule.description,
             schedule=events.Schedule.expression(schedule.expression),
-            targets=[
-                targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=DELIVERY_RETRIES,
-                    max_event_age=MAX_EVENT_AGE,
-                )
-            ],
+            targets=[invoke_asynchronously(function, self.dead_letter_queue)],
         )

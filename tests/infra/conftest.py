@@ -50,6 +50,8 @@ class Synthesized:
     """Function name (as declared) -> logical id."""
     layer_ids: dict[str, str]
     """Dependency set name, and `lambdaops`, -> logical id of its layer."""
+    machine_ids: dict[str, str]
+    """State machine name (as declared) -> logical id."""
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {
@@ -57,6 +59,20 @@ class Synthesized:
             for logical_id, resource in self.template_json["Resources"].items()
             if resource["Type"] == resource_type
         }
+
+    def role_statements(self, role_id: str) -> list[dict[str, Any]]:
+        """Every statement of the inline policies attached to the role."""
+        return [
+            statement
+            for policy in self.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    def role_acknowledgments(self, role_id: str) -> dict[str, str]:
+        """Finding id -> reason, as written to the role's Metadata."""
+        metadata = self.template_json["Resources"][role_id]["Metadata"]["cdk_nag"]
+        return {rule["id"]: rule["reason"] for rule in metadata["rules_to_suppress"]}
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +109,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         validation_report=json.loads((outdir / "validation-report.json").read_text()),
         function_ids={name: _logical_id(fn) for name, fn in functions.functions.items()},
         layer_ids={name: _logical_id(layer) for name, layer in layers.items()},
+        machine_ids={name: _logical_id(m) for name, m in stack.state_machines.machines.items()},
     )
 
 

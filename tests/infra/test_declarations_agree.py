@@ -206,3 +206,44 @@ def test_local_stack_creates_the_template_topic_and_schedules(synthesized: Synth
         == in_template
         == {(schedule.expression, schedule.function) for schedule in DEPLOYMENT.schedules}
     )
+
+
+@pytest.mark.usefixtures("moto_resources")
+def test_local_stack_creates_the_template_state_machines(synthesized: Synthesized) -> None:
+    resources = create_local_resources(DEPLOYMENT)
+    create_functions_and_state_machines(resources, DEPLOYMENT)
+    local = {
+        machine["name"] for machine in boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    }
+    in_template = {
+        machine["Properties"]["StateMachineName"]
+        for machine in synthesized.resources("AWS::StepFunctions::StateMachine").values()
+    }
+    declared = {spec.name for spec in DEPLOYMENT.state_machines}
+    assert local == declared
+    assert in_template == {f"{synthesized.stack.stack_name}-{name}" for name in declared}
+
+
+@pytest.mark.usefixtures("moto_resources")
+def test_local_stack_creates_the_template_upload_rule(synthesized: Synthesized) -> None:
+    """Both match the declared pattern, each on its own bucket, and invoke the declared function."""
+    resources = create_local_resources(DEPLOYMENT)
+    create_functions_and_state_machines(resources, DEPLOYMENT)
+    upload = DEPLOYMENT.dataset_upload
+    events = boto3.client("events")
+    [local] = [rule for rule in events.list_rules()["Rules"] if "EventPattern" in rule]
+    assert json.loads(local["EventPattern"]) == upload.event_pattern(resources.bucket_name)
+    [local_target] = events.list_targets_by_rule(Rule=local["Name"])["Targets"]
+    assert local_target["Arn"].rsplit(":", 1)[1] == upload.function
+
+    function_ids = set(synthesized.function_ids.values())
+    [(pattern, function_id)] = [
+        (rule["Properties"]["EventPattern"], integrated_function(target["Arn"], function_ids))
+        for rule in synthesized.resources("AWS::Events::Rule").values()
+        if "EventPattern" in rule["Properties"]
+        for target in rule["Properties"]["Targets"]
+    ]
+    declared = upload.event_pattern("<bucket>")
+    declared["detail"]["bucket"]["name"] = [{"Ref": DEPLOYMENT.bucket.logical_id}]
+    assert pattern == declared
+    assert function_id == synthesized.function_ids[upload.function]

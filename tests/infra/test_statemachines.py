@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
@@ -10,18 +11,18 @@ import pytest
 from moto import mock_aws
 
 from lambdaops_tools.deployment import DEPLOYMENT, StateMachineSpec
+from lambdaops_tools.local.resources import LocalResources
 from tests.infra.conftest import Synthesized
 
 MACHINES = DEPLOYMENT.state_machines
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 def substituted(spec: StateMachineSpec) -> dict[str, Any]:
-    text = spec.definition.read_text()
-    for function in spec.functions:
-        text = text.replace(
-            f"${{{spec.substitution_key(function)}}}",
-            f"arn:aws:lambda:us-east-1:123456789012:function:{function}",
-        )
+    """The definition as the local stack fills it."""
+    local = LocalResources.declared()
+    functions = {name: f"arn:aws:lambda:us-east-1:123456789012:function:{name}" for name in spec.functions}
+    text = spec.definition_with(spec.substitutions(functions, local.grant_targets))
     assert "${" not in text, "a placeholder has no substitution"
     return dict(json.loads(text))
 
@@ -68,26 +69,119 @@ def test_moto_accepts_the_definition(spec: StateMachineSpec, monkeypatch: pytest
         assert json.loads(client.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"]
 
 
-def test_the_template_loads_each_file_with_its_functions(synthesized: Synthesized) -> None:
-    machines = synthesized.resources("AWS::StepFunctions::StateMachine")
-    assert len(machines) == len(MACHINES)
-    for spec in MACHINES:
-        [machine] = [
-            m for m in machines.values() if spec.name in json.dumps(m["Properties"]["StateMachineName"])
-        ]
-        properties = machine["Properties"]
-        substitutions = properties["DefinitionSubstitutions"]
-        for function in spec.functions:
-            arn = substitutions[spec.substitution_key(function)]
-            assert arn == {"Fn::GetAtt": [synthesized.function_ids[function], "Arn"]}
-        assert properties["TracingConfiguration"] == {"Enabled": True}
-        assert properties["LoggingConfiguration"]["Level"] == "ALL"
+def template_values(synthesized: Synthesized, spec: StateMachineSpec) -> dict[str, Any]:
+    """Placeholder -> the template value that must fill it: the named function's ARN, or the resource's."""
+    resolve = synthesized.stack.resolve
+    targets = synthesized.stack.functions.grant_targets
+    functions = {
+        spec.substitution_key(f): {"Fn::GetAtt": [synthesized.function_ids[f], "Arn"]} for f in spec.functions
+    }
+    return functions | {key: resolve(getattr(targets, field)) for key, field in spec.resources}
 
 
-def test_promotion_starts_the_machine_the_stack_names(synthesized: Synthesized) -> None:
-    promotion = synthesized.template_json["Resources"][synthesized.function_ids["promotion"]]
-    arn = json.dumps(
-        promotion["Properties"]["Environment"]["Variables"]["LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN"]
+def placeholders_put_back(definition: Any, values: dict[str, Any]) -> str:
+    """A `Fn::Join` DefinitionString as text, each reference replaced by the placeholder it fills."""
+    if isinstance(definition, str):
+        return definition
+    by_value = {json.dumps(value, sort_keys=True): key for key, value in values.items()}
+    separator, parts = definition["Fn::Join"]
+    assert separator == ""
+    return "".join(
+        part if isinstance(part, str) else f"${{{by_value[json.dumps(part, sort_keys=True)]}}}"
+        for part in parts
     )
-    [machine] = synthesized.resources("AWS::StepFunctions::StateMachine").values()
-    assert json.dumps(machine["Properties"]["StateMachineName"]).strip('"') in arn
+
+
+@pytest.mark.parametrize("spec", MACHINES, ids=lambda spec: spec.name)
+def test_the_template_holds_each_file_with_every_placeholder_filled(
+    synthesized: Synthesized, spec: StateMachineSpec
+) -> None:
+    properties = synthesized.template_json["Resources"][synthesized.machine_ids[spec.name]]["Properties"]
+    assert properties["StateMachineName"] == f"{synthesized.stack.stack_name}-{spec.name}"
+    # Filled at synth, so nothing is left for CloudFormation to substitute (or to miss).
+    assert "DefinitionSubstitutions" not in properties and "DefinitionS3Location" not in properties
+    definition = properties["DefinitionString"]
+    assert "${" not in json.dumps(definition)
+    values = template_values(synthesized, spec)
+    assert set(PLACEHOLDER.findall(spec.definition.read_text())) == set(values)
+    assert placeholders_put_back(definition, values) == spec.definition.read_text()
+
+
+@pytest.mark.parametrize("spec", MACHINES, ids=lambda spec: spec.name)
+def test_every_machine_is_logged_and_traced(synthesized: Synthesized, spec: StateMachineSpec) -> None:
+    properties = synthesized.template_json["Resources"][synthesized.machine_ids[spec.name]]["Properties"]
+    assert properties["TracingConfiguration"] == {"Enabled": True}
+    logging = properties["LoggingConfiguration"]
+    assert logging["Level"] == "ALL"
+    [destination] = logging["Destinations"]
+    log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert synthesized.template_json["Resources"][log_group_id]["Properties"]["RetentionInDays"] > 0
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# What CDK adds to every machine's role for its log delivery and active tracing.
+NOT_FROM_GRANTS = ("logs:", "xray:")
+
+
+@pytest.mark.parametrize("spec", MACHINES, ids=lambda spec: spec.name)
+def test_machine_role_invokes_its_functions_and_holds_exactly_its_grants(
+    synthesized: Synthesized, spec: StateMachineSpec
+) -> None:
+    machine = synthesized.template_json["Resources"][synthesized.machine_ids[spec.name]]
+    statements = synthesized.role_statements(machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    assert all(statement["Effect"] == "Allow" for statement in statements)
+    invoked = [
+        statement["Resource"][0]["Fn::GetAtt"][0]
+        for statement in statements
+        if statement["Action"] == "lambda:InvokeFunction"
+    ]
+    assert invoked == [synthesized.function_ids[f] for f in spec.functions]
+    resolve = synthesized.stack.resolve
+    targets = synthesized.stack.functions.grant_targets
+    declared = [
+        (sorted(statement.actions), [resolve(r) for r in statement.resources], statement.conditions)
+        for grant in spec.grants
+        for statement in grant.statements(targets)
+    ]
+    on_role = [
+        (sorted(as_list(statement["Action"])), as_list(statement["Resource"]), statement.get("Condition", {}))
+        for statement in statements
+        if statement["Action"] != "lambda:InvokeFunction"
+        and not all(action.startswith(NOT_FROM_GRANTS) for action in as_list(statement["Action"]))
+    ]
+    assert on_role == declared
+
+
+def start_execution_resources(synthesized: Synthesized, function: str) -> list[Any]:
+    function_resource = synthesized.template_json["Resources"][synthesized.function_ids[function]]
+    role_id = function_resource["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        resource
+        for statement in synthesized.role_statements(role_id)
+        if "states:StartExecution" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("function", "variable", "machine"),
+    [
+        ("promotion", "LAMBDAOPS_ROLLOUT_STATE_MACHINE_ARN", "canary-rollout"),
+        ("training", "LAMBDAOPS_TRAINING_STATE_MACHINE_ARN", "train-and-register"),
+        ("drift", "LAMBDAOPS_TRAINING_STATE_MACHINE_ARN", "train-and-register"),
+    ],
+)
+def test_functions_start_the_machine_the_stack_names(
+    synthesized: Synthesized, function: str, variable: str, machine: str
+) -> None:
+    """Functions know the machine's ARN by its explicit name (no reference, so no cycle) and may start it."""
+    function_resource = synthesized.template_json["Resources"][synthesized.function_ids[function]]
+    arn = function_resource["Properties"]["Environment"]["Variables"][variable]
+    name = synthesized.template_json["Resources"][synthesized.machine_ids[machine]]["Properties"][
+        "StateMachineName"
+    ]
+    assert arn["Fn::Join"][1][-1] == f":stateMachine:{name}"
+    assert start_execution_resources(synthesized, function) == [arn]

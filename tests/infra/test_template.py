@@ -18,10 +18,13 @@ from lambdaops_tools.grants import (
     ReadsArtifacts,
     ReadsPredictionMetrics,
     ReadsTable,
+    ReadsTrainingJobs,
     StartsRollouts,
+    StartsTraining,
     WritesCaptures,
     WritesDriftResults,
     WritesTable,
+    WritesTrainedModels,
 )
 from tests.infra.conftest import PRELOAD_MODELS, Synthesized
 
@@ -48,13 +51,9 @@ def function_resource(synthesized: Synthesized, spec: FunctionSpec) -> dict[str,
 
 def role_statements(synthesized: Synthesized, spec: FunctionSpec) -> list[dict[str, Any]]:
     """Every statement of the inline policies on the function's role."""
-    role_id = function_resource(synthesized, spec)["Properties"]["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in synthesized.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
+    return synthesized.role_statements(
+        function_resource(synthesized, spec)["Properties"]["Role"]["Fn::GetAtt"][0]
+    )
 
 
 def granted_actions(synthesized: Synthesized, spec: FunctionSpec) -> set[str]:
@@ -199,29 +198,67 @@ PLACEHOLDERS = GrantTargets(**{field.name: f"<{field.name}>" for field in fields
 """Targets whose every value names its field, so a declared environment shows which target it uses."""
 
 
+def state_machine_arn(synthesized: Synthesized, name: str) -> dict[str, Any]:
+    """The ARN a function knows the machine by: built from its explicit name."""
+    machine = synthesized.template_json["Resources"][synthesized.machine_ids[name]]
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":states:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":stateMachine:{machine['Properties']['StateMachineName']}",
+            ],
+        ]
+    }
+
+
+def trainer_source_uri(synthesized: Synthesized) -> dict[str, Any]:
+    """`s3://<CDK assets bucket>/<key>` of the file asset staged from the trainer's folder."""
+    manifest = json.loads((synthesized.outdir / f"{synthesized.stack.artifact_id}.assets.json").read_text())
+    [destination] = [
+        destination
+        for asset in manifest["files"].values()
+        if asset["source"]["path"] == str(DEPLOYMENT.trainer.source)
+        for destination in asset["destinations"].values()
+    ]
+    return {"Fn::Sub": f"s3://{destination['bucketName']}/{destination['objectKey']}"}
+
+
 def template_values(synthesized: Synthesized) -> dict[str, Any]:
     """What each placeholder target must be in the template: this stack's resources."""
-    (machine,) = synthesized.resources("AWS::StepFunctions::StateMachine").values()
-    machine_name = machine["Properties"]["StateMachineName"]
+    [sagemaker_role] = [
+        logical_id
+        for logical_id, role in synthesized.resources("AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "sagemaker.amazonaws.com"}
+    ]
     return {
         "<table_name>": {"Ref": DEPLOYMENT.table.logical_id},
         "<bucket_name>": {"Ref": DEPLOYMENT.bucket.logical_id},
         "<event_bus_name>": DEPLOYMENT.event_bus_name,
         "<alerts_topic_arn>": {"Ref": DEPLOYMENT.alerts_topic.logical_id},
-        "<rollout_state_machine_arn>": {
+        "<rollout_state_machine_arn>": state_machine_arn(synthesized, "canary-rollout"),
+        "<training_state_machine_arn>": state_machine_arn(synthesized, "train-and-register"),
+        "<sagemaker_role_arn>": {"Fn::GetAtt": [sagemaker_role, "Arn"]},
+        "<training_image_repository>": {
             "Fn::Join": [
                 "",
                 [
-                    "arn:",
-                    {"Ref": "AWS::Partition"},
-                    ":states:",
+                    {"Fn::FindInMap": ["DlcRepositoryAccountMap", {"Ref": "AWS::Region"}, "value"]},
+                    ".dkr.ecr.",
                     {"Ref": "AWS::Region"},
-                    ":",
-                    {"Ref": "AWS::AccountId"},
-                    f":stateMachine:{machine_name}",
+                    ".",
+                    {"Ref": "AWS::URLSuffix"},
+                    f"/{DEPLOYMENT.trainer.image_repository}",
                 ],
             ]
         },
+        "<trainer_source_uri>": trainer_source_uri(synthesized),
     }
 
 
@@ -251,7 +288,12 @@ def test_function_permissions_follow_the_declaration(synthesized: Synthesized, s
     assert ("s3:GetObject" in actions) is spec.declares(ReadsArtifacts)
     assert ("events:PutEvents" in actions) is spec.declares(PublishesEvents)
     assert ("sns:Publish" in actions) is spec.declares(PublishesAlerts)
-    assert ("states:StartExecution" in actions) is spec.declares(StartsRollouts)
+    assert ("states:StartExecution" in actions) is (
+        spec.declares(StartsRollouts) or spec.declares(StartsTraining)
+    )
+    assert ("sagemaker:DescribeTrainingJob" in actions) is spec.declares(ReadsTrainingJobs)
+    # Starting jobs is the training machine's (RunsTrainingJobs), never a function's.
+    assert not {"sagemaker:CreateTrainingJob", "iam:PassRole"} & actions
     assert ("cloudwatch:GetMetricData" in actions) is spec.declares(ReadsPredictionMetrics)
     # The one wildcard action: SNS documents kms:GenerateDataKey* for publishers to an SSE-KMS topic.
     allowed_wildcards = {"kms:GenerateDataKey*"} if spec.declares(PublishesAlerts) else set()
@@ -273,12 +315,16 @@ def test_function_role_holds_exactly_its_grants_statements(
     resolve = synthesized.stack.resolve
     targets = synthesized.stack.functions.grant_targets
     declared = [
-        (sorted(statement.actions), [resolve(resource) for resource in statement.resources])
+        (
+            sorted(statement.actions),
+            [resolve(resource) for resource in statement.resources],
+            statement.conditions,
+        )
         for grant in spec.grants
         for statement in grant.statements(targets)
     ]
     on_role = [
-        (sorted(as_list(statement["Action"])), as_list(statement["Resource"]))
+        (sorted(as_list(statement["Action"])), as_list(statement["Resource"]), statement.get("Condition", {}))
         for statement in role_statements(synthesized, spec)
         if not all(action.startswith(NOT_FROM_GRANTS) for action in as_list(statement["Action"]))
     ]
@@ -323,6 +369,8 @@ def test_functions_put_objects_only_under_their_declared_prefixes(
         expected.add("captures/*")
     if spec.declares(WritesDriftResults):
         expected |= {"models/*/baselines/*", "drift/*"}
+    if spec.declares(WritesTrainedModels):
+        expected.add("models/*/training/*")
     assert put_object_keys(synthesized, spec) == expected
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from infra.components.functions import flatten_reference, wildcard_findings
-from lambdaops_tools.deployment import DEPLOYMENT
-from lambdaops_tools.grants import Statement
+from lambdaops_tools.deployment import DEPLOYMENT, StateMachineSpec
+from lambdaops_tools.grants import Grant, Statement
 from tests.infra.conftest import Synthesized
 
 
@@ -28,6 +28,16 @@ from tests.infra.conftest import Synthesized
                 ]
             },
             "arn:<AWS::Partition>:states:<AWS::Region>:execution:m:*",
+        ),
+        # The CDK assets bucket (the trainer's source object): cdk-nag reads `${X}` as `<X>`.
+        (
+            {"Fn::Join": ["", ["arn:", {"Fn::Sub": "cdk-assets-${AWS::AccountId}-${AWS::Region}"}, "/k"]]},
+            "arn:cdk-assets-<AWS::AccountId>-<AWS::Region>/k",
+        ),
+        # A regional fact (the training image's registry): cdk-nag prints it as compact JSON.
+        (
+            {"Fn::FindInMap": ["DlcRepositoryAccountMap", {"Ref": "AWS::Region"}, "value"]},
+            '{"Fn::FindInMap":["DlcRepositoryAccountMap",{"Ref":"AWS::Region"},"value"]}',
         ),
     ],
 )
@@ -64,8 +74,7 @@ def role_acknowledgments(synthesized: Synthesized, function: str) -> dict[str, s
     """Finding id -> reason, as written to the function's role's Metadata."""
     function_id = synthesized.function_ids[function]
     role_id = synthesized.template_json["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    metadata = synthesized.template_json["Resources"][role_id]["Metadata"]["cdk_nag"]
-    return {rule["id"]: rule["reason"] for rule in metadata["rules_to_suppress"]}
+    return synthesized.role_acknowledgments(role_id)
 
 
 def test_statements_raising_one_finding_join_their_reasons(synthesized: Synthesized) -> None:
@@ -81,9 +90,44 @@ def test_every_wildcard_of_a_grant_is_acknowledged_with_its_reason(
     synthesized: Synthesized, function: str
 ) -> None:
     acknowledged = role_acknowledgments(synthesized, function)
+    assert_acknowledged_with_their_reasons(synthesized, DEPLOYMENT.function(function).grants, acknowledged)
+
+
+def assert_acknowledged_with_their_reasons(
+    synthesized: Synthesized, grants: tuple[Grant, ...], acknowledged: dict[str, str]
+) -> None:
     targets = synthesized.stack.functions.grant_targets
-    for grant in DEPLOYMENT.function(function).grants:
+    for grant in grants:
         for statement in grant.statements(targets):
             for finding in wildcard_findings(statement, synthesized.stack.resolve):
                 assert statement.reason is not None
                 assert statement.reason in acknowledged[finding], (grant, finding)
+
+
+@pytest.mark.parametrize("machine", DEPLOYMENT.state_machines, ids=lambda spec: spec.name)
+def test_every_wildcard_of_a_machine_grant_is_acknowledged_with_its_reason(
+    synthesized: Synthesized, machine: StateMachineSpec
+) -> None:
+    resource = synthesized.template_json["Resources"][synthesized.machine_ids[machine.name]]
+    acknowledged = synthesized.role_acknowledgments(resource["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    assert_acknowledged_with_their_reasons(synthesized, machine.grants, acknowledged)
+    # Besides the grants': log delivery and tracing on "*", and every version of each function invoked.
+    assert "X-Ray" in acknowledged["AwsSolutions-IAM5[Resource::*]"]
+    for function in machine.functions:
+        assert f"AwsSolutions-IAM5[Resource::<{synthesized.function_ids[function]}.Arn>:*]" in acknowledged
+
+
+def test_every_wildcard_of_the_sagemaker_role_is_acknowledged_with_its_reason(
+    synthesized: Synthesized,
+) -> None:
+    role_id = synthesized.stack.resolve(synthesized.stack.training.role.role_arn)["Fn::GetAtt"][0]
+    acknowledged = synthesized.role_acknowledgments(role_id)
+    assert_acknowledged_with_their_reasons(synthesized, DEPLOYMENT.trainer.role, acknowledged)
+    targets = synthesized.stack.functions.grant_targets
+    raised = {
+        finding
+        for grant in DEPLOYMENT.trainer.role
+        for statement in grant.statements(targets)
+        for finding in wildcard_findings(statement, synthesized.stack.resolve)
+    }
+    assert set(acknowledged) == raised

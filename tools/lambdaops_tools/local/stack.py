@@ -31,6 +31,8 @@ from lambdaops_tools.local.resources import (
     create_functions_and_state_machines,
     create_local_resources,
 )
+from lambdaops_tools.local.sagemaker import install_sagemaker, stop_local_training
+from lambdaops_tools.local.sync_tasks import install_sagemaker_sync
 
 REGION = "us-east-1"
 
@@ -103,6 +105,8 @@ class LocalStack:
         # moto's ASL interpreter logs every Fail state it reaches, and rollbacks end in one.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         install_serial_writes()
+        install_sagemaker()  # training and tuning jobs run as local processes
+        install_sagemaker_sync()  # and the training machine's `.sync` tasks wait for them
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.aws_port, verbose=False)
         self._moto.start()
         requests.post(
@@ -149,6 +153,7 @@ class LocalStack:
         path.write_text(json.dumps(asdict(self.info), indent=2) + "\n")
 
     def stop(self) -> None:
+        stop_local_training()
         if self._gateway is not None:
             self._gateway.shutdown()
             self._gateway.server_close()

@@ -7,6 +7,7 @@ import io
 import itertools
 import json
 import re
+import shutil
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -75,6 +76,7 @@ report = {"host": os.environ["SM_CURRENT_HOST"], "hosts": json.loads(os.environ[
 (pathlib.Path(os.environ["SM_MODEL_DIR"]) / f"{report['host']}.json").write_text(json.dumps(report))
 print(json.dumps(report), file=sys.stderr)
 """
+IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.10.0-cpu-py313"  # never pulled
 T = TypeVar("T")
 
 
@@ -105,7 +107,7 @@ class Local:
             "TrainingJobName": name,
             "RoleArn": ROLE,
             "AlgorithmSpecification": {
-                "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.10.0-cpu-py313",
+                "TrainingImage": IMAGE,
                 "TrainingInputMode": "File",
                 "MetricDefinitions": METRICS,
             },
@@ -197,7 +199,9 @@ def local(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Local]:
         info = tarfile.TarInfo("train.py")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    # Keeping boto3's default session keeps its parsed service models: SageMaker's takes a second to load.
+    config: Any = {"core": {"reset_boto3_session": False}, "stepfunctions": {"execute_state_machine": True}}
+    with mock_aws(config=config):
         install_sagemaker()
         install_sagemaker_sync()
         s3 = boto3.client("s3")
@@ -264,7 +268,9 @@ def test_a_training_job_runs_the_script_mode_program(local: Local) -> None:
         "optimizer": "adam",
         "_tuning_objective_metric": "validation:accuracy",
     }
-    assert (report["channels"], report["greeting"], report["gpus"]) == ({"train": ["rows.csv"]}, "hello", "0")
+    assert (report["channels"], report["greeting"]) == ({"train": ["rows.csv"]}, "hello")
+    if shutil.which("nvidia-smi") is None:
+        assert report["gpus"] == "0"  # an ml.m5 has none, and SM_NUM_GPUS counts only real ones here
     assert report["master"][0] == "127.0.0.1"
     metrics = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
     assert metrics == {"epoch": 3.0, "train:loss": 0.1, "validation:loss": 0.0, "validation:accuracy": 1.0}
@@ -304,6 +310,15 @@ def test_without_a_failure_file_the_reason_is_the_exit_code_and_stderr(local: Lo
     assert "ValueError: the trainer broke" in described["FailureReason"]
     [lines] = local.log_lines("crashes").values()  # what a person debugging it reads
     assert "ValueError: the trainer broke" in lines
+
+
+def test_a_channel_with_no_data_fails_the_job_as_a_client_error(local: Local) -> None:
+    request = local.training("no-data")
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = f"s3://{BUCKET}/data/missing"
+    local.sagemaker.create_training_job(**request)
+    described = local.ended("no-data")
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("ClientError: Data download failed: No S3 objects found")
 
 
 def test_max_runtime_stops_the_job(local: Local) -> None:
@@ -582,7 +597,7 @@ def test_hyperband_stops_trials_that_fall_behind(local: Local) -> None:
     config = request["HyperParameterTuningJobConfig"]
     config["ResourceLimits"]["MaxParallelTrainingJobs"] = 1  # one at a time: the pruning is reproducible
     config["StrategyConfig"] = {"HyperbandStrategyConfig": {"MinResource": 1, "MaxResource": 3}}
-    request["TrainingJobDefinition"]["StaticHyperParameters"].update({"epochs": "3", "epoch-seconds": "0.3"})
+    request["TrainingJobDefinition"]["StaticHyperParameters"].update({"epochs": "3", "epoch-seconds": "0.25"})
     local.sagemaker.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="hyperband", **request)
     described = local.tuning_ended("hyperband")
 
@@ -595,6 +610,20 @@ def test_hyperband_stops_trials_that_fall_behind(local: Local) -> None:
         epochs = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}["epoch"]
         assert epochs < 3  # stopped early, not at the end
     assert described["BestTrainingJob"]["TrainingJobStatus"] == "Completed"
+
+
+def test_auto_early_stopping_stops_trials_worse_than_the_median(local: Local) -> None:
+    request = tuning_request(local, "Random", "validation:accuracy", "Maximize")
+    config = request["HyperParameterTuningJobConfig"]
+    config["TrainingJobEarlyStoppingType"] = "Auto"
+    config["ResourceLimits"]["MaxParallelTrainingJobs"] = 1  # one at a time: the stopping is reproducible
+    request["TrainingJobDefinition"]["StaticHyperParameters"].update({"epochs": "3", "epoch-seconds": "0.25"})
+    local.sagemaker.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="auto-stop", **request)
+    described = local.tuning_ended("auto-stop")
+    assert described["TrainingJobStatusCounters"]["Stopped"] >= 1
+    best = described["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    for trial in all_trials(local, "auto-stop", StatusEquals="Stopped"):
+        assert trial["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] < best
 
 
 def test_stopping_a_tuning_job_stops_its_trials(local: Local) -> None:
@@ -616,12 +645,9 @@ def test_the_interpreter_routes_sagemaker_to_the_local_task() -> None:
 
     install_sagemaker_sync()
     install_sagemaker_sync()  # idempotent
-    assert isinstance(
-        state_task_factory.state_task_service_for(service_name="sagemaker"), StateTaskServiceSageMaker
-    )
-    assert (
-        type(state_task_factory.state_task_service_for(service_name="sqs")).__name__ == "StateTaskServiceSqs"
-    )
+    service_for = vars(state_task_factory)["state_task_service_for"]  # the name `state_task_for` calls
+    assert isinstance(service_for(service_name="sagemaker"), StateTaskServiceSageMaker)
+    assert type(service_for(service_name="sqs")).__name__ == "StateTaskServiceSqs"
 
 
 def sync_training(resource: str = "arn:aws:states:::sagemaker:createTrainingJob.sync") -> dict[str, Any]:
@@ -780,4 +806,6 @@ def test_wait_for_task_token_on_sagemaker_is_refused_as_aws_does(local: Local) -
         local.sfn.create_state_machine(
             name="token", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
         )
-    assert refused.value.response["Error"]["Code"] == "InvalidDefinition"
+    # moto's parser reports InvalidDefinition with an empty error code; its message says what was refused
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "createTrainingJob.waitForTaskToken is not supported" in refused.value.response["Error"]["Message"]

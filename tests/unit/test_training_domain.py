@@ -80,11 +80,20 @@ def test_a_tuning_config_that_cannot_run_is_refused(changes: dict[str, object], 
         TuningConfig.model_validate(tuning(**changes))
 
 
-def test_grid_over_categorical_values_is_a_tuning_config() -> None:
+def test_a_grid_runs_every_combination_of_categorical_values() -> None:
+    ranges = {
+        "hidden_units": {"type": "categorical", "values": [16, 32, 64]},
+        "dropout": {"type": "categorical", "values": [0.0, 0.2]},
+    }
     config = TuningConfig.model_validate(
-        tuning(strategy="Grid", ranges={"hidden_units": {"type": "categorical", "values": [16, 32, 64]}})
+        tuning(strategy="Grid", ranges=ranges, max_jobs=None, max_parallel_jobs=2)
     )
-    assert config.ranges["hidden_units"].values == [16, 32, 64]
+    assert config.grid_size == 6 and config.max_jobs is None
+    assert TuningConfig.model_validate(tuning(strategy="Grid", ranges=ranges, max_jobs=6)).max_jobs == 6
+    with pytest.raises(ValidationError, match="runs 6 jobs; max_jobs must match"):
+        TuningConfig.model_validate(tuning(strategy="Grid", ranges=ranges, max_jobs=4))
+    with pytest.raises(ValidationError, match="Random search needs max_jobs"):
+        TuningConfig.model_validate(tuning(max_jobs=None))
 
 
 def test_non_finite_hyperparameters_are_refused() -> None:

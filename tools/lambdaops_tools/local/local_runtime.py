@@ -16,6 +16,8 @@
    Functions targets (a moto execution), and `fire_schedule` sends a rule its "Scheduled Event" on demand.
    Delivery happens in the thread that put the event, so a local caller sees its effects when the call
    returns; a failing target is logged, as an asynchronous invocation's failure would be.
+7. moto's SageMaker runs no job, and its ASL interpreter has no SageMaker `.sync`: `sagemaker` runs training
+   and tuning jobs as local processes (`install_sagemaker`), `sync_tasks` adds the `.sync` integrations.
 """
 
 from __future__ import annotations
@@ -294,9 +296,11 @@ def _deliver(target: dict[str, Any], event: dict[str, Any], account: str, region
             return
         local.invoke(payload)
     else:
-        from moto.stepfunctions.models import stepfunctions_backends
+        # The backend moto's own API uses: with execute mode on, the state machines live in the parser's.
+        from moto.stepfunctions.responses import get_backend
 
-        stepfunctions_backends[account][region].start_execution(arn, "", json.dumps(payload))
+        # Named, as EventBridge names its executions: unnamed ones collide on `...:None` in execute mode.
+        get_backend(account, region).start_execution(arn, str(uuid.uuid4()), json.dumps(payload))
 
 
 def install_event_delivery() -> None:

@@ -173,10 +173,9 @@ class JobPlanner:
                 "Type": tuning.objective.type,
                 "MetricName": tuning.objective.metric,
             },
-            "ResourceLimits": {
-                "MaxNumberOfTrainingJobs": tuning.max_jobs,
-                "MaxParallelTrainingJobs": tuning.max_parallel_jobs,
-            },
+            # Grid runs every combination: SageMaker takes no MaxNumberOfTrainingJobs but their number.
+            "ResourceLimits": {"MaxParallelTrainingJobs": tuning.max_parallel_jobs}
+            | ({"MaxNumberOfTrainingJobs": tuning.max_jobs} if tuning.max_jobs is not None else {}),
             "ParameterRanges": _parameter_ranges(tuning),
             "TrainingJobEarlyStoppingType": tuning.early_stopping,
         }

@@ -74,7 +74,8 @@ class Objective(Strict):
 class TuningConfig(Strict):
     strategy: Strategy
     objective: Objective
-    max_jobs: Annotated[int, Field(ge=1, le=750)]
+    max_jobs: Annotated[int, Field(ge=1, le=750)] | None = None
+    """Required, but for Grid, which runs every combination (and, when given, must equal their number)."""
     max_parallel_jobs: Annotated[int, Field(ge=1, le=100)]
     ranges: Annotated[dict[HyperparameterName, ParameterRange], Field(min_length=1, max_length=30)]
     early_stopping: Literal["Off", "Auto"] = "Off"
@@ -85,11 +86,19 @@ class TuningConfig(Strict):
             continuous = sorted(n for n, r in self.ranges.items() if r.type != "categorical")
             if continuous:
                 raise ValueError(f"Grid search takes only categorical ranges; not {', '.join(continuous)}")
+            if self.max_jobs is not None and self.max_jobs != self.grid_size:
+                raise ValueError(f"a Grid over these values runs {self.grid_size} jobs; max_jobs must match")
+        elif self.max_jobs is None:
+            raise ValueError(f"{self.strategy} search needs max_jobs")
         if self.strategy == "Hyperband" and self.early_stopping != "Off":
             raise ValueError("Hyperband stops trials itself: early_stopping must be 'Off'")
-        if self.max_parallel_jobs > self.max_jobs:
+        if self.max_jobs is not None and self.max_parallel_jobs > self.max_jobs:
             raise ValueError("max_parallel_jobs may not exceed max_jobs")
         return self
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(r.values or ()) for r in self.ranges.values())
 
 
 class JobSettings(Strict):

@@ -6,17 +6,25 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TextIO, TypeAlias
 
+from lambdaops_tools import render
 from lambdaops_tools.client import ApiError, LambdaopsClient
 
 DEFAULT_INFO_FILE = Path(".lambdaops") / "local.json"
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # `add_subparsers` returns it
+DATASET_FILES = ("train.csv", "validation.csv", "holdout.csv")
+UPLOAD_RUN_TIMEOUT_S = 120.0
+"""How long `train --dataset` waits for the run its manifest's upload starts (EventBridge, then Lambda)."""
 
 
 def _json_arg(text: str) -> Any:
@@ -40,21 +48,27 @@ def _client(args: argparse.Namespace) -> LambdaopsClient:
     return LambdaopsClient(url)
 
 
-def _upload(args: argparse.Namespace, folder: str = "models") -> str:
-    """Puts `--file` at `<folder>/<name>/uploads/<sha256><suffix>` in the bucket; returns its URI."""
+def _bucket(args: argparse.Namespace, option: str) -> tuple[Any, str]:
+    """An S3 client and the artifacts bucket: `--bucket`, or the local stack's (with its endpoint)."""
     import boto3
 
     info = _info(args)
     bucket = args.bucket or info.get("bucket")
     if not bucket:
-        sys.exit("--file needs --bucket (or a local stack's info file)")
-    path = Path(args.file)
-    data = path.read_bytes()
-    key = f"{folder}/{args.name}/uploads/{hashlib.sha256(data).hexdigest()}{path.suffix}"
+        sys.exit(f"{option} needs --bucket (or a local stack's info file)")
     local = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if info else {}
     s3 = boto3.client(
         "s3", endpoint_url=info.get("aws_endpoint_url"), region_name=info.get("region"), **local
     )
+    return s3, bucket
+
+
+def _upload(args: argparse.Namespace, folder: str = "models") -> str:
+    """Puts `--file` at `<folder>/<name>/uploads/<sha256><suffix>` in the bucket; returns its URI."""
+    s3, bucket = _bucket(args, "--file")
+    path = Path(args.file)
+    data = path.read_bytes()
+    key = f"{folder}/{args.name}/uploads/{hashlib.sha256(data).hexdigest()}{path.suffix}"
     s3.put_object(Bucket=bucket, Key=key, Body=data)
     return f"s3://{bucket}/{key}"
 
@@ -128,6 +142,192 @@ def _data(args: argparse.Namespace) -> dict[str, Any]:
     return {"data_uri": args.data_uri or _upload(args, folder="datasets")}
 
 
+def parse_hyperparameter(text: str) -> tuple[str, str | int | float | bool]:
+    """`NAME=VALUE`; the value is JSON when it is a JSON number, boolean or string (`epochs=5` is 5)."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, not {text!r}")
+    return name.strip(), render.parse_value(value)
+
+
+def _run_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """What `train`'s flags set; what they leave out comes from the manifest, else the deployment."""
+    fields = {
+        "label": args.label,
+        "hyperparameters": dict(args.hyperparameter) if args.hyperparameter else None,
+        "tuning": args.tuning,
+        "instance_type": args.instance_type,
+        "instance_count": args.instance_count,
+        "spot": args.spot,
+        "max_runtime_seconds": args.max_runtime_seconds,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _upload_dataset(
+    client: LambdaopsClient,
+    args: argparse.Namespace,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any:
+    """Uploads `--dataset`'s CSVs, then its manifest, and returns the run `{run_id, execution_arn}`.
+
+    The manifest's upload starts the run (the upload trigger), so none is started with `POST /training`:
+    the flags go into the uploaded manifest (one is written from them when the folder has none, so the
+    dataset is complete, as drift retraining needs), and this finds the run the upload started."""
+    folder = Path(args.dataset)
+    missing = [name for name in DATASET_FILES[:2] if not (folder / name).is_file()]
+    if missing:
+        sys.exit(f"{folder} has no {' or '.join(missing)}")
+    fields = _run_fields(args)
+    manifest = _manifest(folder / "manifest.json", fields)
+    if manifest is None:
+        sys.exit(f"{folder} has no manifest.json naming the label: pass --label")
+    client.get_model(args.model)  # before uploading anything: a run of a model that does not exist fails
+    s3, bucket = _bucket(args, "--dataset")
+    dataset_id = (args.dataset_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")).strip("/")
+    prefix = f"datasets/{args.model}/{dataset_id}/"
+    uri = f"s3://{bucket}/{prefix}"
+    for name in DATASET_FILES:
+        if (folder / name).is_file():
+            s3.upload_file(str(folder / name), bucket, prefix + name)
+    earlier = {run["run_id"] for run in _runs_of(client, args.model, uri)}
+    s3.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=manifest)
+    deadline = clock() + UPLOAD_RUN_TIMEOUT_S
+    while True:
+        for run in _runs_of(client, args.model, uri):
+            if run["run_id"] not in earlier and (run.get("execution_arn") or run["status"] != "running"):
+                return {"run_id": run["run_id"], "execution_arn": run.get("execution_arn")}
+        if clock() >= deadline:
+            sys.exit(
+                f"uploaded {uri}, but no run started for its manifest within {UPLOAD_RUN_TIMEOUT_S:g} s;"
+                f" see `lambdaops runs --model {args.model}` (is the upload trigger deployed?)"
+            )
+        sleep(1.0)
+
+
+def _manifest(path: Path, fields: dict[str, Any]) -> bytes | None:
+    """The manifest to upload: the folder's, with the flags' values in place of its own, else the flags';
+    None when neither names the label."""
+    if not path.is_file():
+        return (json.dumps(fields, indent=2) + "\n").encode() if "label" in fields else None
+    data = path.read_bytes()
+    if not fields:
+        return data
+    try:
+        document = json.loads(data)
+    except ValueError as error:
+        sys.exit(f"{path} is not JSON: {error}")
+    if not isinstance(document, dict):
+        sys.exit(f"{path} is not a JSON object")
+    return (json.dumps(document | fields, indent=2) + "\n").encode()
+
+
+def _runs_of(client: LambdaopsClient, model: str, dataset_uri: str) -> list[dict[str, Any]]:
+    """The newest runs of `model` on this dataset (newest first: a new one is on the first page)."""
+    return [run for run in client.list_runs(model=model)["items"] if run.get("dataset_uri") == dataset_uri]
+
+
+def follow_run(
+    client: LambdaopsClient,
+    run_id: str,
+    progress: TextIO,
+    tty: bool = False,
+    width: int = 80,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Writes where the run is whenever that changes, until it ends: a line each, or on a terminal one
+    line redrawn in place. Returns the final run."""
+    shown = ""
+
+    def update(run: Any) -> None:
+        nonlocal shown
+        line = render.progress_line(run)
+        if tty:
+            line = line[: max(width - 1, 1)]  # a wrapped line cannot be redrawn with `\r`
+        if line == shown:
+            return
+        progress.write(f"\r{line.ljust(len(shown))}" if tty else f"{line}\n")
+        progress.flush()
+        shown = line
+
+    try:
+        return client.wait_for_run(run_id, on_update=update, sleep=sleep)
+    finally:
+        if tty and shown:
+            progress.write("\n")
+
+
+def follow(
+    client: LambdaopsClient,
+    run_id: str,
+    out: TextIO,
+    err: TextIO,
+    as_json: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Follows the run, then shows it (or its JSON, progress then going to `err`); 0 if it succeeded."""
+    progress = err if as_json else out
+    try:
+        run = follow_run(
+            client,
+            run_id,
+            progress,
+            tty=progress.isatty(),
+            width=shutil.get_terminal_size().columns,
+            sleep=sleep,
+        )
+    except KeyboardInterrupt:
+        print(f"stopped following; the run goes on: lambdaops run {run_id} --follow", file=err)
+        return 130
+    except TimeoutError as error:
+        print(f"{error}; follow it again with: lambdaops run {run_id} --follow", file=err)
+        return 1
+    print(json.dumps(run, indent=2) if as_json else "\n".join(["", *render.run_lines(run)]), file=out)
+    return 0 if run["status"] == "succeeded" else 1
+
+
+def _train(client: LambdaopsClient, args: argparse.Namespace) -> int:
+    if args.dataset_id and not args.dataset:
+        sys.exit("--dataset-id goes with --dataset")
+    if args.dataset:
+        started = _upload_dataset(client, args)
+    else:
+        started = client.start_training(args.model, args.dataset_uri, **_run_fields(args))
+    print(json.dumps(started, indent=2), flush=True)
+    return follow(client, started["run_id"], sys.stdout, sys.stderr) if args.wait else 0
+
+
+def _show_run(client: LambdaopsClient, args: argparse.Namespace) -> int:
+    if args.follow:
+        return follow(client, args.run_id, sys.stdout, sys.stderr, as_json=args.json)
+    run = client.get_run(args.run_id)
+    print(json.dumps(run, indent=2) if args.json else "\n".join(render.run_lines(run)))
+    return 0
+
+
+def _list_runs(client: LambdaopsClient, args: argparse.Namespace) -> int:
+    page = client.list_runs(args.model, args.status, args.limit, args.next_token)
+    if args.json:
+        print(json.dumps(page, indent=2))
+        return 0
+    lines = render.runs_table(page["items"]) if page["items"] else ["no training runs"]
+    if page.get("next_token"):
+        lines.append(f"more: --next-token {page['next_token']}")
+    print("\n".join(lines))
+    return 0
+
+
+def _compare_runs(client: LambdaopsClient, args: argparse.Namespace) -> int:
+    a, b = client.get_run(args.a), client.get_run(args.b)
+    print(
+        json.dumps(render.compare_runs(a, b), indent=2)
+        if args.json
+        else "\n".join(render.compare_lines(a, b))
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lambdaops", description=__doc__)
     parser.add_argument("--api-url", help="API base URL (default: $LAMBDAOPS_API_URL or the info file)")
@@ -140,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     _promotion_commands(commands)
     _serving_commands(commands)
     _drift_commands(commands)
+    _training_commands(commands)
     return parser
 
 
@@ -311,12 +512,67 @@ def _drift_commands(commands: Commands) -> None:
     )
 
 
+def _training_commands(commands: Commands) -> None:
+    train = commands.add_parser("train", help="start a training (or tuning) run")
+    train.add_argument("model")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset-uri", help="s3://<bucket>/datasets/<model>/<dataset id>/")
+    source.add_argument(
+        "--dataset",
+        metavar="DIR",
+        help="upload this folder's train, validation and holdout CSVs, then its manifest.json, whose"
+        " upload starts the run (the flags written into it); without one, --label is needed",
+    )
+    train.add_argument("--dataset-id", help="the uploaded dataset's folder (default: a UTC timestamp)")
+    train.add_argument("--bucket")
+    train.add_argument("--label", help="the label column (default: the manifest's)")
+    train.add_argument(
+        "--hyperparameter",
+        action="append",
+        default=[],
+        type=parse_hyperparameter,
+        metavar="NAME=VALUE",
+        help="repeat; VALUE is JSON when it parses (epochs=5 is 5), else text; replaces the manifest's",
+    )
+    train.add_argument("--tuning", type=_json_arg, help="the tuning config: JSON or @file")
+    train.add_argument("--instance-type")
+    train.add_argument("--instance-count", type=int)
+    train.add_argument("--spot", action=argparse.BooleanOptionalAction, help="managed spot training")
+    train.add_argument("--max-runtime-seconds", type=int)
+    train.add_argument("--wait", action="store_true", help="then follow the run; exit 1 if it fails")
+    train.set_defaults(act=_train)
+
+    runs = commands.add_parser("runs", help="list training runs, newest first; or `runs compare A B`")
+    runs.add_argument("--model")
+    runs.add_argument("--status", choices=["running", "succeeded", "failed"])
+    runs.add_argument("--limit", type=int)
+    runs.add_argument("--next-token")
+    runs.add_argument("--json", action="store_true", help="the page as JSON")
+    runs.set_defaults(act=_list_runs)
+    actions = runs.add_subparsers(dest="action", metavar="{compare}")
+    compare = actions.add_parser("compare", help="two training runs side by side (deltas are B - A)")
+    compare.add_argument("a", help="a run id")
+    compare.add_argument("b", help="a run id")
+    # SUPPRESS: `runs --json compare A B` keeps the --json given before the action.
+    compare.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    compare.set_defaults(act=_compare_runs)
+
+    run = commands.add_parser("run", help="show a training run, or follow it until it ends")
+    run.add_argument("run_id")
+    run.add_argument("--follow", action="store_true", help="show its progress; exit 1 if it fails")
+    run.add_argument("--json", action="store_true", help="the run as JSON")
+    run.set_defaults(act=_show_run)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if hasattr(args, "run"):
         args.run(args)
         return 0
     try:
+        if hasattr(args, "act"):  # the verbs that write their own output and choose the exit code
+            code: int = args.act(_client(args), args)
+            return code
         result = args.call(_client(args), args)
     except ApiError as error:
         print(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -151,3 +153,50 @@ class LambdaopsClient:
 
     def drift_history(self, name: str, limit: int | None = None) -> Any:
         return self.request("GET", f"/models/{quote(name)}/drift", query={"limit": limit})
+
+    def start_training(self, model: str, dataset_uri: str, **fields: Any) -> Any:
+        """`label`, `hyperparameters`, `tuning`, `instance_type`, ...; what is left out comes from the
+        dataset's manifest, else the deployment's defaults."""
+        body = {
+            "model": model,
+            "dataset_uri": dataset_uri,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        return self.request("POST", "/training", body)
+
+    def list_runs(
+        self,
+        model: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        next_token: str | None = None,
+    ) -> Any:
+        query = {"model": model, "status": status, "limit": limit, "next_token": next_token}
+        return self.request("GET", "/training", query=query)
+
+    def get_run(self, run_id: str) -> Any:
+        return self.request("GET", f"/training/{quote(run_id)}")
+
+    def wait_for_run(
+        self,
+        run_id: str,
+        poll_s: float = 0.5,
+        timeout_s: float | None = 24 * 3600.0,
+        on_update: Callable[[Any], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Any:
+        """Polls until the run is no longer `running`, calling `on_update(run)` whenever it changes;
+        the final run. `TimeoutError` after `timeout_s` (None: wait as long as it takes)."""
+        deadline = None if timeout_s is None else clock() + timeout_s
+        last: Any = None
+        while True:
+            run = self.get_run(run_id)
+            if run != last and on_update is not None:
+                on_update(run)
+            last = run
+            if run["status"] != "running":
+                return run
+            if deadline is not None and clock() >= deadline:
+                raise TimeoutError(f"training run {run_id} is still running after {timeout_s:g} s")
+            sleep(poll_s)

@@ -110,7 +110,7 @@ def _run_local(args: argparse.Namespace) -> None:
 def _run_demo(args: argparse.Namespace) -> None:
     import boto3
 
-    from lambdaops_tools.demo.story import run_demo, run_drift_demo, run_traffic_demo
+    from lambdaops_tools.demo.story import run_demo, run_drift_demo, run_traffic_demo, run_training_demo
     from lambdaops_tools.local.stack import LocalStack
 
     # The demo fails a canary on purpose; its functions' error logs would drown the story.
@@ -122,6 +122,7 @@ def _run_demo(args: argparse.Namespace) -> None:
         client = LambdaopsClient(info.api_url)
         run_demo(client, s3, info.bucket)
         run_traffic_demo(client, s3, info.bucket)
+        run_training_demo(client, s3, info.bucket)
         aws = partial(boto3.client, endpoint_url=info.aws_endpoint_url)
         run_drift_demo(client, aws, info.bucket, info.alerts_topic_arn)
     finally:

@@ -225,6 +225,117 @@ def run_traffic_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = p
     }
 
 
+TRAINING_MANIFEST = {
+    "label": "churned",
+    "hyperparameters": {"epochs": 12, "hidden_units": 32, "batch_size": 256, "learning_rate": 0.01},
+    "spot": False,
+}
+TUNING = {
+    "strategy": "Random",
+    "objective": {"metric": "validation:accuracy", "type": "Maximize"},
+    "max_jobs": 6,
+    "max_parallel_jobs": 2,
+    "ranges": {
+        "learning_rate": {"type": "continuous", "min": 0.001, "max": 0.05, "scaling": "Logarithmic"},
+        "hidden_units": {"type": "categorical", "values": [16, 32, 64]},
+    },
+}
+
+
+def labelled_csv(rows: int, seed: int) -> bytes:
+    """The demo's churn features and their label, as a dataset file."""
+    from lambdaops_tools.demo.sample_models import FEATURES, synthetic_dataset
+
+    x, y = synthetic_dataset(rows, seed)
+    lines = [",".join((*FEATURES, "churned"))]
+    lines += [",".join([*(f"{v:.5f}" for v in row), str(int(t))]) for row, t in zip(x, y, strict=True)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def write_training_dataset(s3: Any, bucket: str, dataset_id: str) -> str:
+    """train, validation and holdout CSVs, then the manifest that marks the folder complete."""
+    import json
+
+    prefix = f"datasets/{MODEL}/{dataset_id}/"
+    for name, rows, seed in (
+        ("train.csv", 8000, 41),
+        ("validation.csv", 2000, 42),
+        ("holdout.csv", 2000, 43),
+    ):
+        s3.put_object(Bucket=bucket, Key=prefix + name, Body=labelled_csv(rows, seed))
+    s3.put_object(Bucket=bucket, Key=prefix + "manifest.json", Body=json.dumps(TRAINING_MANIFEST).encode())
+    return f"s3://{bucket}/{prefix}"
+
+
+def _run_on(client: LambdaopsClient, dataset_uri: str, trigger: str, deadline_s: float = 30.0) -> Any:
+    """The run `trigger` started on the dataset (the upload and the scan start runs by themselves)."""
+    import time
+
+    started = time.monotonic()
+    while time.monotonic() - started < deadline_s:
+        for run in client.list_runs(model=MODEL)["items"]:
+            if run["dataset_uri"] == dataset_uri and run["trigger"] == trigger:
+                return run
+        time.sleep(0.2)
+    raise RuntimeError(f"no {trigger} run started on {dataset_uri}")
+
+
+def _follow(client: LambdaopsClient, run_id: str, say: Say) -> Any:
+    """Waits for the run, saying each new step, epoch and metric line (the CLI's `run --follow`)."""
+    from lambdaops_tools import render
+
+    shown: list[str] = []
+
+    def update(run: Any) -> None:
+        line = render.progress_line(run)
+        if not shown or line != shown[-1]:
+            shown.append(line)
+            say(f"   {line}")
+
+    run = client.wait_for_run(run_id, poll_s=0.25, timeout_s=900, on_update=update)
+    if run["status"] != "succeeded":
+        raise RuntimeError(f"training run {run_id} failed: {run.get('failure')}")
+    return run
+
+
+def _outcome(client: LambdaopsClient, run: Any, say: Say) -> None:
+    metrics, production = run["metrics"], run.get("production_metrics") or {}
+    figures = ", ".join(
+        f"{name} {value:.4f}" + (f" (production {production[name]:.4f})" if name in production else "")
+        for name, value in metrics.items()
+    )
+    say(f"   holdout: {figures}")
+    version = client.get_version(MODEL, run["registered_version"])
+    lineage = version["lineage"]
+    say(
+        f"   registered {version['version']} ({version['stage']}), parent {lineage['parent_version']}, "
+        f"training job {lineage['training_job']}"
+        + (f", tuning job {lineage['tuning_job']}" if lineage.get("tuning_job") else "")
+    )
+
+
+def run_training_demo(client: LambdaopsClient, s3: Any, bucket: str, say: Say = print) -> dict[str, Any]:
+    """A dataset's upload trains, evaluates against production, registers and promotes; then a tuning job."""
+    from lambdaops_tools import render
+
+    say("13. write a dataset (train, validation, holdout), then its manifest.json: the upload starts a run")
+    dataset = write_training_dataset(s3, bucket, "2026-12-01")
+    run = _run_on(client, dataset, "upload")
+    execution = run["execution_arn"].rsplit(":")[-1]
+    say(f"   run {run['run_id']} (trigger {run['trigger']}), execution {execution}")
+    trained = _follow(client, run["run_id"], say)
+    _outcome(client, trained, say)
+
+    say("14. a small tuning job on the same dataset: Random search, 6 trials, 2 at a time")
+    started = client.start_training(MODEL, dataset, tuning=TUNING)
+    tuned = _follow(client, started["run_id"], say)
+    for line in render.trials_lines(tuned):
+        say(f"   {line}")
+    say(f"   winner: {tuned['training_job']}")
+    _outcome(client, tuned, say)
+    return {"dataset_uri": dataset, "trained": trained, "tuned": tuned}
+
+
 def shifted(rows: Any) -> Any:
     """Customers who stay a year longer and use the product twice as unevenly: two features drift."""
     moved = rows.copy()
@@ -294,7 +405,6 @@ def run_drift_demo(
     client: LambdaopsClient, aws: AwsClient, bucket: str, alerts_topic_arn: str, say: Say = print
 ) -> dict[str, Any]:
     """Baseline the production version, check fresh and shifted data, then a scheduled scan that alerts."""
-    import json
 
     from lambdaops_tools.demo.sample_models import synthetic_dataset
     from lambdaops_tools.deployment import DEPLOYMENT
@@ -305,33 +415,25 @@ def run_drift_demo(
     training, _ = synthetic_dataset(4000, seed=7)
     key = f"datasets/{MODEL}/train.csv"
     s3.put_object(Bucket=bucket, Key=key, Body=csv_bytes(training))
-    say(f"13. baseline for {production} from its training data, s3://{bucket}/{key}")
+    say(f"15. baseline for {production} from its training data, s3://{bucket}/{key}")
     baseline = client.create_baseline(MODEL, production, data_uri=f"s3://{bucket}/{key}")
     say(f"   {baseline['rows']} rows profiled, stored at {baseline['baseline_uri']}")
 
     fresh, _ = synthetic_dataset(2000, seed=21)
-    say("14. drift check on 2,000 fresh rows from the same population")
+    say("16. drift check on 2,000 fresh rows from the same population")
     passed = client.check_drift(MODEL, rows=fresh.tolist())
     say(f"   dataset drift: {passed['dataset_drift']}; {_features(passed)}")
 
-    say("15. drift check on 2,000 shifted rows (longer tenure, more spread in usage)")
+    say("17. drift check on 2,000 shifted rows (longer tenure, more spread in usage)")
     flagged = client.check_drift(MODEL, rows=shifted(fresh).tolist())
     share = f"{flagged['drift_share']:.0%} of features"
     say(f"   dataset drift: {flagged['dataset_drift']} ({share}); {_features(flagged)}")
     for finding in flagged["data_quality"]:
         say(f"   data quality ({finding['severity']}): {finding['feature']}: {finding['message']}")
 
-    say("16. shifted traffic reaches production; the hourly scan runs over what was captured")
-    sns, events = aws("sns"), aws("events")
+    say("18. shifted traffic reaches production; the hourly scan runs over what was captured")
+    sns = aws("sns")
     alerts = _queue(aws, lambda arn: sns.subscribe(TopicArn=alerts_topic_arn, Protocol="sqs", Endpoint=arn))
-
-    def on_retraining(arn: str) -> None:
-        events.put_rule(
-            Name="demo-retraining", EventPattern=json.dumps({"detail-type": ["RetrainingRequested"]})
-        )
-        events.put_targets(Rule="demo-retraining", Targets=[{"Id": "queue", "Arn": arn}])
-
-    retraining = _queue(aws, on_retraining)
     captured_before = _captured_rows(s3, bucket)
     traffic = shifted(synthetic_dataset(2000, seed=33)[0])
     for start in range(0, len(traffic), 250):
@@ -344,17 +446,18 @@ def run_drift_demo(
         f"   scan ({scanned['trigger']}): {scanned['rows']} captured rows of {scanned['version']}, "
         f"drifted: {', '.join(scanned['drifted_features'])}"
     )
-    received = alerts()
+    received = [alert for alert in alerts() if "drift" in alert["Subject"]]
     for alert in received:
         say(f"   alert on the SNS topic: {alert['Subject']}")
-    requested = retraining()
-    for event in requested:
-        detail = event["detail"]
-        say(f"   event {event['detail-type']}: retrain {detail['model']} {detail['version']}")
+    say("19. retrain_on_drift: the alert started a run on the newest complete dataset")
+    retraining = client.list_runs(model=MODEL, limit=1)["items"][0]
+    say(f"   run {retraining['run_id']} (trigger {retraining['trigger']}) on {retraining['dataset_uri']}")
+    retrained = _follow(client, retraining["run_id"], say)
+    _outcome(client, retrained, say)
     return {
         "passed": passed,
         "flagged": flagged,
         "scanned": scanned,
         "alerts": received,
-        "retraining": requested,
+        "retrained": retrained,
     }

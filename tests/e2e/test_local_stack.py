@@ -15,7 +15,7 @@ import pytest
 
 from lambdaops_tools.client import ApiError, LambdaopsClient
 from lambdaops_tools.demo.sample_models import train_logistic_regression
-from lambdaops_tools.demo.story import MODEL, run_demo, run_drift_demo, run_traffic_demo
+from lambdaops_tools.demo.story import MODEL, run_demo, run_drift_demo, run_traffic_demo, run_training_demo
 
 from .conftest import RunningStack
 
@@ -64,6 +64,24 @@ def test_demo_journey(stack: RunningStack) -> None:
     assert (stages["1.2.0"], stages["1.3.0"]) == ("production", "staging")
     assert replay(stack.client.history(MODEL)["items"]) == stages
 
+    training = run_training_demo(stack.client, stack.s3, stack.info["bucket"], said.append)
+    trained = training["trained"]
+    assert (trained["status"], trained["trigger"], trained["promoted"]) == ("succeeded", "upload", True)
+    version = stack.client.get_version(MODEL, trained["registered_version"])
+    assert version["stage"] == "staging" and version["metrics"] == trained["metrics"]
+    assert version["lineage"]["execution_arn"] == trained["execution_arn"]
+    assert version["lineage"]["training_job"] == trained["training_job"]
+    assert version["lineage"]["dataset_uri"] == training["dataset_uri"]
+    assert version["lineage"]["parent_version"] == "1.2.0"
+    assert set(trained["production_metrics"]) == {"accuracy", "log_loss", "f1_macro"}
+    tuned = training["tuned"]
+    assert [trial["status"] for trial in tuned["trials"]] == ["Completed"] * 6
+    best = max(tuned["trials"], key=lambda trial: trial["objective"])
+    assert tuned["training_job"] == best["training_job"]
+    tuned_version = stack.client.get_version(MODEL, tuned["registered_version"])
+    assert tuned_version["lineage"]["training_job"] == best["training_job"]
+    assert tuned_version["lineage"]["tuning_job"] == tuned["tuning_job"]
+
     drift = run_drift_demo(
         stack.client, stack.aws, stack.info["bucket"], stack.info["alerts_topic_arn"], said.append
     )
@@ -75,7 +93,11 @@ def test_demo_journey(stack: RunningStack) -> None:
     assert [alert["Subject"] for alert in drift["alerts"]] == [
         f"lambdaops: {MODEL} 1.2.0: drift in 2 of 4 features"
     ]
-    assert [event["detail"]["version"] for event in drift["retraining"]] == ["1.2.0"]
+    retrained = drift["retrained"]
+    assert (retrained["trigger"], retrained["status"]) == ("drift", "succeeded")
+    assert retrained["dataset_uri"] == training["dataset_uri"] and retrained["reason"].startswith(
+        f"lambdaops: {MODEL} 1.2.0: drift"
+    )
 
 
 def test_racing_promotions_leave_exactly_one_production(stack: RunningStack) -> None:

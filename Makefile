@@ -49,6 +49,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/predict.py
 	$(BIN)/python benchmarks/drift.py
 	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/training_loop.py
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

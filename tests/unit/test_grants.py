@@ -13,8 +13,8 @@ from pydantic_settings import BaseSettings
 from lambdaops.runtime.settings import (
     CanarySettings,
     DriftSettings,
-    PredictSettings,
     PipelineSettings,
+    PredictSettings,
     PromotionSettings,
     RegistrySettings,
     TrainingSettings,

@@ -1,0 +1,1 @@
+"""The reference trainer: a SageMaker script-mode PyTorch classifier for tabular CSV data."""

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from lambdaops.core.errors import DatasetInvalid, TrainingFailed
 from lambdaops.registry.schemas import InputSchema
 
+UNSEEN_CATEGORY = -1
 MODEL_FILES = ("model.onnx", "input_schema.json", "labels.json", "metrics.json", "hyperparameters.json")
 _EPSILON = 1e-15
 
@@ -84,22 +85,16 @@ class HoldoutRows:
         self.rows = len(rows)
 
     def matrix(self, schema: InputSchema) -> npt.NDArray[np.float32]:
-        """`[rows, features]` in the schema's order; `DatasetInvalid` names the first cell it cannot use."""
+        """`[rows, features]` in the schema's order; `DatasetInvalid` names the first bad number."""
         matrix = np.empty((self.rows, len(schema.features)), dtype=np.float32)
         for position, feature in enumerate(schema.features):
             cells = self.columns.get(feature.name)
             if cells is None:
                 raise DatasetInvalid(f"{self.name} has no column '{feature.name}'", reason="missing_columns")
             if feature.type == "category":
+                # As the reference trainer encodes a category training never saw: no one-hot slot set.
                 index = {category: i for i, category in enumerate(feature.categories or [])}
-                unknown = next((c for c in cells if c not in index), None)
-                if unknown is not None:
-                    raise DatasetInvalid(
-                        f"{self.name} column '{feature.name}' has category {unknown!r:.60}, "
-                        "which training never saw",
-                        reason="unknown_category",
-                    )
-                matrix[:, position] = [index[c] for c in cells]
+                matrix[:, position] = [index.get(c, UNSEEN_CATEGORY) for c in cells]
                 continue
             try:
                 matrix[:, position] = np.asarray(cells, dtype=np.float64)

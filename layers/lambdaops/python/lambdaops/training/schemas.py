@@ -107,7 +107,7 @@ class JobSettings(Strict):
     instance_type: Annotated[str, StringConstraints(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
     instance_count: Annotated[int, Field(ge=1, le=16)] | None = None
     spot: bool | None = None
-    max_runtime_seconds: Annotated[int, Field(ge=60, le=MAX_RUNTIME_LIMIT_S)] | None = None
+    max_runtime_seconds: Annotated[int, Field(ge=1, le=MAX_RUNTIME_LIMIT_S)] | None = None
 
 
 class Manifest(JobSettings):

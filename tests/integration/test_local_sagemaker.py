@@ -367,7 +367,10 @@ def test_instance_count_two_runs_two_hosts(local: Local) -> None:
     assert list(files) == ["algo-1.json"]  # rank 0's model directory
     streams = local.log_lines("two-hosts")
     assert sorted(name.split("/")[1].rsplit("-", 1)[0] for name in streams) == ["algo-1", "algo-2"]
-    reports = [json.loads(lines[-1]) for lines in streams.values()]
+    # Each host's JSON report (on stderr, read apart from stdout, so not always the last line logged).
+    reports = [
+        json.loads(next(line for line in lines if line.startswith('{"host"'))) for lines in streams.values()
+    ]
     assert sorted(r["host"] for r in reports) == ["algo-1", "algo-2"]
     assert all(r["hosts"] == ["algo-1", "algo-2"] for r in reports)
     assert len({tuple(r["master"]) for r in reports}) == 1

@@ -6,7 +6,8 @@
 2. `install_lambda_invoke` makes moto's own Lambda invoke path (reached by Step Functions'
    `lambda:invoke` tasks and by the Lambda API) run the registered `LocalFunction`.
 3. In AWS, what a function prints goes to CloudWatch Logs, which turns EMF lines into metrics; locally
-   `LocalFunction.invoke` captures the invocation's output and puts its EMF metrics to CloudWatch.
+   `LocalFunction.invoke` captures the invocation's output and puts its EMF metrics to CloudWatch, and
+   EMF lines printed by threads outside an invocation (a function's background threads) are put too.
 4. moto's CloudWatch computes no percentiles: `install_percentiles` adds pNN statistics.
 5. moto's DynamoDB checks a write's conditions and applies it without a lock, so two requests served by
    the moto server's threads can both pass the same condition; `install_serial_writes` makes each write
@@ -81,20 +82,59 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 class _OutputRouter(io.TextIOBase):
-    """sys.stdout that hands an invoking thread's writes to that invocation, and others through."""
+    """sys.stdout that hands an invoking thread's writes to that invocation, and turns EMF lines that
+    other threads print (a function's background thread, such as prediction capture) into metrics too,
+    as CloudWatch Logs does for anything a Lambda process prints. Those threads' writes are held per
+    thread only while they may be the start of an EMF line; other text passes straight through."""
 
     def __init__(self, real: Any) -> None:
         self.real = real
+        self.echo_metrics = True
+        """Whether background threads' EMF lines are also printed: as the last invocation chose."""
         self._local = threading.local()
 
     def write(self, text: str) -> int:
         buffer: list[str] | None = getattr(self._local, "buffer", None)
-        if buffer is None:
-            return int(self.real.write(text))
-        buffer.append(text)
+        if buffer is not None:
+            buffer.append(text)
+        elif getattr(self._local, "publishing", False):
+            self.real.write(text)
+        else:
+            self._write_background(text)
         return len(text)
 
+    def _write_background(self, text: str) -> None:
+        data = getattr(self._local, "pending", "") + text
+        self._local.pending = ""
+        if getattr(self._local, "mid_line", False):
+            head, newline, data = data.partition("\n")
+            self.real.write(head + newline)
+            if not newline:
+                return
+            self._local.mid_line = False
+        *lines, tail = data.split("\n")
+        if lines:
+            self._publish_background([line + "\n" for line in lines])
+        if tail.startswith("{"):
+            self._local.pending = tail
+        elif tail:
+            self.real.write(tail)
+            self._local.mid_line = True
+
+    def _publish_background(self, lines: list[str]) -> None:
+        self._local.publishing = True
+        try:
+            self.publish(lines, self.echo_metrics)
+        except Exception:  # a metric lost locally must not break the thread that printed it
+            logging.getLogger(__name__).exception("could not put a background thread's EMF metrics")
+        finally:
+            self._local.publishing = False
+
     def flush(self) -> None:
+        pending = getattr(self._local, "pending", "")
+        if pending and getattr(self._local, "buffer", None) is None:
+            self.real.write(pending)
+            self._local.pending, self._local.mid_line = "", True
         self.real.flush()
 
     @contextmanager
@@ -105,6 +145,23 @@ class _OutputRouter(io.TextIOBase):
             yield buffer
         finally:
             self._local.buffer = None
+
+    def publish(self, lines: list[str], echo_metrics: bool) -> None:
+        """What CloudWatch Logs would do with a process's output: EMF lines become metrics."""
+        for line in "".join(lines).splitlines(keepends=True):
+            document = None
+            if line.startswith("{") and '"_aws"' in line:
+                try:
+                    document = json.loads(line)
+                except ValueError:
+                    document = None
+            if not isinstance(document, dict) or "CloudWatchMetrics" not in document.get("_aws", {}):
+                self.real.write(line)
+                continue
+            for namespace, data in emf_metric_data(document):
+                aws_clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
+            if echo_metrics:
+                self.real.write(line)
 
 
 _router_lock = threading.Lock()
@@ -144,25 +201,6 @@ def emf_metric_data(document: dict[str, Any]) -> list[tuple[str, list[dict[str, 
     return calls
 
 
-def _publish_output(lines: list[str], echo_metrics: bool) -> None:
-    """What CloudWatch Logs would do with an invocation's output: EMF lines become metrics."""
-    real = sys.stdout.real if isinstance(sys.stdout, _OutputRouter) else sys.stdout
-    for line in "".join(lines).splitlines(keepends=True):
-        document = None
-        if line.startswith("{") and '"_aws"' in line:
-            try:
-                document = json.loads(line)
-            except ValueError:
-                document = None
-        if document is None or "CloudWatchMetrics" not in document.get("_aws", {}):
-            real.write(line)
-            continue
-        for namespace, data in emf_metric_data(document):
-            aws_clients.client("cloudwatch").put_metric_data(Namespace=namespace, MetricData=data)
-        if echo_metrics:
-            real.write(line)
-
-
 class LocalFunction:
     """A deployed function's handler, loaded once, invoked like Lambda would."""
 
@@ -191,11 +229,13 @@ class LocalFunction:
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         context = LocalLambdaContext(self.spec.name, self.spec.memory_mb, self.spec.timeout_s)
         handler: Handler = getattr(self.module(), self.spec.handler_attribute)
-        with _router().capture() as output:
+        router = _router()
+        router.echo_metrics = self.echo_metrics
+        with router.capture() as output:
             try:
                 return handler(event, context)
             finally:
-                _publish_output(output, self.echo_metrics)
+                router.publish(output, self.echo_metrics)
 
 
 _registered: dict[str, LocalFunction] = {}

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,31 +47,80 @@ from lambdaops.registry.schemas import HistoryEntry, ModelRecord, Page, TrafficS
 from lambdaops.registry.store import ModelChange, ModelState, StageMove, VersionFilter
 
 _MAX_TOKEN_LENGTH = 2048
+_TOKEN_VERSION = 1
 _MODEL_DOC_FIELDS = {"name", "description", "tags", "policy", "drift", "created_at", "created_by"}
 _VERSION_MUTABLE = {"stage", "stage_changed_at", "tags", "description"}
 
 
-def encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class PageListing:
+    """One listing that page tokens resume: what it is and the shape of its query's LastEvaluatedKey.
+
+    A token is base64url JSON `{"v": 1, "listing": name, "scope": digest, "key": {...}}`. `scope` is a
+    digest of the listing's parameters (model, filters), so a token is refused by any other listing, or by
+    the same listing with other filters, rather than resuming it at a key it never returned; `key` must
+    have exactly this listing's key attributes, each a string, with its partition's fixed values, so
+    DynamoDB is never handed a start key it rejects. Not signed: a client who forges a token can only start
+    its own listing at a key of its choosing, which it can do by paging anyway.
+    """
+
+    name: str
+    parameters: Mapping[str, str | None]
+    fixed: Mapping[str, str]
+    """Key attributes whose value the query fixes (its partition, `META`)."""
+    prefixed: Mapping[str, str]
+    """The other key attributes, each with the prefix its values start with ("" for any string)."""
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return (*self.fixed, *self.prefixed)
+
+    def _scope(self) -> str:
+        canonical = json.dumps({"listing": self.name, **self.parameters}, sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def token(self, last_key: Mapping[str, Any]) -> str:
+        """The token that resumes this listing after `last_key` (a DynamoDB key, attribute values typed)."""
+        document = {"v": _TOKEN_VERSION, "listing": self.name, "scope": self._scope(), "key": dict(last_key)}
+        return base64.urlsafe_b64encode(json.dumps(document, sort_keys=True).encode()).decode().rstrip("=")
+
+    def start_key(self, token: str) -> dict[str, Any]:
+        """The DynamoDB key a token of this listing resumes after; any other token is `InvalidInput`."""
+        invalid = InvalidInput("next_token is not a token of this listing", field="next_token")
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise invalid
+        try:
+            document = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        except (binascii.Error, ValueError, RecursionError) as error:
+            raise invalid from error
+        if not (
+            isinstance(document, dict)
+            and document.keys() == {"v", "listing", "scope", "key"}
+            and document["v"] == _TOKEN_VERSION
+            and document["listing"] == self.name
+            and document["scope"] == self._scope()
+            and self._is_key(document["key"])
+        ):
+            raise invalid
+        key: dict[str, Any] = document["key"]
+        return key
+
+    def _is_key(self, key: Any) -> bool:
+        if not (isinstance(key, dict) and set(key) == set(self.key_names)):
+            return False
+        values = {}
+        for name, value in key.items():
+            if not (isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str)):
+                return False
+            values[name] = value["S"]
+        return all(values[name] == fixed for name, fixed in self.fixed.items()) and all(
+            values[name].startswith(prefix) for name, prefix in self.prefixed.items()
+        )
 
 
-def decode_token(token: str) -> dict[str, Any]:
-    """The DynamoDB key a page token encodes; anything this API did not issue is `InvalidInput`."""
-    invalid = InvalidInput("next_token is not a token this API issued", field="next_token")
-    if len(token) > _MAX_TOKEN_LENGTH:
-        raise invalid
-    try:
-        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, RecursionError) as error:
-        raise invalid from error
-    if not (
-        isinstance(key, dict)
-        and key
-        and all(isinstance(k, str) and isinstance(v, dict) and list(v) == ["S"] for k, v in key.items())
-        and all(isinstance(v["S"], str) for v in key.values())
-    ):
-        raise invalid
-    return key
+_MODELS_LISTING = PageListing(
+    "models", {}, fixed={"GSI1PK": MODELS, "SK": META}, prefixed={"PK": model_pk(""), "GSI1SK": ""}
+)
 
 
 class DynamoRegistryStore:
@@ -110,7 +162,7 @@ class DynamoRegistryStore:
             },
             limit,
             token,
-            key_names=("PK", "SK", "GSI1PK", "GSI1SK"),
+            _MODELS_LISTING,
         )
         return Page[ModelRecord](items=[_model_state(i).record for i in items], next_token=next_token)
 
@@ -147,7 +199,14 @@ class DynamoRegistryStore:
         if filters:
             query["FilterExpression"] = " AND ".join(filters)
             query["ExpressionAttributeNames"] = names
-        items, next_token = self._query(query, limit, token, key_names=("PK", "SK"))
+        listing = PageListing(
+            "versions",
+            {"model": name, "stage": where.stage and where.stage.value}
+            | {"tag_key": where.tag_key, "tag_value": where.tag_value},
+            fixed={"PK": model_pk(name)},
+            prefixed={"SK": VERSION_PREFIX},
+        )
+        items, next_token = self._query(query, limit, token, listing)
         return Page[VersionRecord](items=[_version_record(i) for i in items], next_token=next_token)
 
     def update_version(
@@ -266,12 +325,12 @@ class DynamoRegistryStore:
         }
 
     def _query(
-        self, query: dict[str, Any], limit: int, token: str | None, key_names: tuple[str, ...]
+        self, query: dict[str, Any], limit: int, token: str | None, listing: PageListing
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Fill a page of `limit` items across filtered DynamoDB pages; the token resumes after the last."""
         request = {"TableName": self._table, **query}
         if token is not None:
-            request["ExclusiveStartKey"] = decode_token(token)
+            request["ExclusiveStartKey"] = listing.start_key(token)
         raw: list[dict[str, Any]] = []
         while len(raw) < limit:
             request["Limit"] = limit - len(raw) if "FilterExpression" not in request else max(limit, 25)
@@ -284,7 +343,7 @@ class DynamoRegistryStore:
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         page = raw[:limit]
         last = page[-1]
-        return [plain(i) for i in page], encode_token({k: last[k] for k in key_names if k in last})
+        return [plain(i) for i in page], listing.token({k: last[k] for k in listing.key_names})
 
 
 def _refusal(change: ModelChange, reasons: list[str | None]) -> Exception:

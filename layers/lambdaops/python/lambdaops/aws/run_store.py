@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdaops.aws.dynamodb import on_condition_failure, to_item
-from lambdaops.aws.registry_store import decode_token, encode_token
+from lambdaops.aws.registry_store import PageListing
 from lambdaops.aws.table_keys import META, RUNS, run_pk, runs_gsi_sk
 from lambdaops.core.errors import ConcurrentModification, RunAlreadyExists, RunNotFound
 from lambdaops.training.schemas import RunPage, RunRecord, RunStatus
@@ -98,13 +98,19 @@ class DynamoRunStore:
         }
         if filters:
             query |= {"FilterExpression": " AND ".join(filters), "ExpressionAttributeNames": names}
+        listing = PageListing(
+            "runs",
+            {"model": model, "status": status},
+            fixed={"GSI1PK": RUNS, "SK": META},
+            prefixed={"PK": run_pk(""), "GSI1SK": ""},
+        )
         if token:
-            query["ExclusiveStartKey"] = decode_token(token)
+            query["ExclusiveStartKey"] = listing.start_key(token)
         items: list[RunRecord] = []
         while True:  # a filter can leave a page short: read on until it is full or the index ends
             reply = self._db.query(**query, Limit=limit - len(items))
             items += [RunRecord.model_validate_json(item["doc"]["S"]) for item in reply["Items"]]
             last = reply.get("LastEvaluatedKey")
             if last is None or len(items) >= limit:
-                return RunPage(items=items, next_token=encode_token(last) if last else None)
+                return RunPage(items=items, next_token=listing.token(last) if last else None)
             query["ExclusiveStartKey"] = last

@@ -169,6 +169,9 @@ def test_validate_split_is_what_the_canary_writes(world: World) -> None:
     world.create()
     world.register("1.0.0")
     world.register("1.1.0")
+    world.move("1.0.0", Stage.STAGING)
+    world.move("1.0.0", Stage.PRODUCTION)
+    world.move("1.1.0", Stage.STAGING)  # the canary's arms: a split routes only to staging or production
     versions = {v: world.store.get_version("churn", v) for v in ("1.0.0", "1.1.0")}
     validate_split(canary_split("1.0.0", "1.1.0", 10), versions)
 

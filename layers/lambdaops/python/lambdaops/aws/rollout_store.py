@@ -4,17 +4,31 @@ Items: a rollout at SK `ROLLOUT#<started_at>#<rollout_id>`, the record as JSON i
 `ACTIVE-ROLLOUT`, a claim put only if absent, so two concurrent starts cannot both run.
 Access patterns: the latest rollout of a model (Query PK, begins_with ROLLOUT#, descending, limit 1);
 one rollout by its ref (GetItem); claim and release (conditional PutItem, DeleteItem).
+A record that no longer validates is read as a failed rollout (`unreadable_rollout`), never an error.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from lambdaops.aws.dynamodb import on_condition_failure, to_item
 from lambdaops.aws.table_keys import ACTIVE_ROLLOUT, ROLLOUT_PREFIX, model_pk, rollout_sk
 from lambdaops.core.errors import RolloutConflict
 from lambdaops.promotion.rollouts import rollout_ref
-from lambdaops.promotion.schemas import Rollout
+from lambdaops.promotion.schemas import Rollout, unreadable_rollout
+
+
+def _decode(model: str, item: dict[str, Any]) -> Rollout:
+    """The stored rollout; one that no longer validates comes back failed, so it cannot block the model."""
+    doc = item["doc"]["S"]
+    try:
+        return Rollout.model_validate_json(doc)
+    except ValidationError as error:
+        first = error.errors()[0]
+        why = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+        return unreadable_rollout(model, item["SK"]["S"].removeprefix(ROLLOUT_PREFIX), doc, why)
 
 
 class DynamoRolloutStore:
@@ -42,7 +56,7 @@ class DynamoRolloutStore:
             Key=to_item({"PK": model_pk(model), "SK": rollout_sk(ref)}),
             ConsistentRead=True,
         )
-        return Rollout.model_validate_json(reply["Item"]["doc"]["S"]) if "Item" in reply else None
+        return _decode(model, reply["Item"]) if "Item" in reply else None
 
     def latest(self, model: str) -> Rollout | None:
         reply = self._db.query(
@@ -54,7 +68,7 @@ class DynamoRolloutStore:
             ConsistentRead=True,
         )
         items = reply["Items"]
-        return Rollout.model_validate_json(items[0]["doc"]["S"]) if items else None
+        return _decode(model, items[0]) if items else None
 
     def claim(self, model: str, rollout_id: str) -> None:
         running = RolloutConflict(f"model '{model}' already has a rollout running", model=model)

@@ -73,13 +73,17 @@ class RolloutRecords:
         self.promotion = promotion
         self.clock = clock
 
-    def load(self, state: RolloutState) -> Rollout:
+    def load(self, state: RolloutState) -> tuple[Rollout, CanaryRequest]:
+        """The rollout a step acts on, and its settings; one that cannot be read back fails the step."""
         rollout = self.rollouts.get(state.model, state.rollout)
-        if rollout is None:
-            raise RolloutNotFound(f"no rollout {state.rollout} of model {state.model}")
-        return rollout
+        if rollout is None or rollout.settings is None:
+            why = rollout.reason if rollout is not None else "not found"
+            raise RolloutNotFound(f"rollout {state.rollout} of model {state.model}: {why}")
+        return rollout, rollout.settings
 
     def restore_traffic(self, rollout: Rollout) -> None:
+        if rollout.settings is None:
+            return  # unreadable: which splits it wrote is unknown, so any split in force is left alone
         current = require_model(self.store, rollout.model).record
         ours = [canary_split(rollout.incumbent, rollout.version, w) for w in rollout.settings.steps]
         # Undo only a split this rollout wrote: a production change already cleared it, and a split
@@ -148,9 +152,16 @@ class CanaryStarts:
         return rollout
 
     def _close_dead_rollout(self, name: str) -> None:
-        """A running rollout blocks a new one, unless its execution ended without finishing it."""
+        """A running rollout blocks a new one, unless its execution ended without finishing it.
+
+        A rollout that is not running (finished, failed, or a record that cannot be read back) never
+        blocks: its claim, if it is still held (it ended between saving and releasing), is released.
+        """
         running = self._records.rollouts.latest(name)
-        if running is None or running.status != "running":
+        if running is None:
+            return
+        if running.status != "running":
+            self._records.rollouts.release(name, running.rollout_id)
             return
         if running.execution_arn is not None:
             ended = self._runner.status(running.execution_arn)
@@ -177,26 +188,24 @@ class CanarySteps:
     def set_weight(self, state: RolloutState) -> RolloutState:
         """Move to the next step: route its weight to the canary."""
         records = self._records
-        rollout = records.load(state)
+        rollout, settings = records.load(state)
         index = state.step_index + 1
-        weight = rollout.settings.steps[index]
+        weight = settings.steps[index]
         records.promotion.set_traffic(rollout.model, canary_split(rollout.incumbent, rollout.version, weight))
         now = records.clock()  # the step's window opens once its split is written
         steps = [*rollout.steps, RolloutStep(weight=weight, started_at=now)]
         records.rollouts.save(rollout.model_copy(update={"step": index, "weight": weight, "steps": steps}))
-        return state.model_copy(
-            update={"step_index": index, "last_step": index == len(rollout.settings.steps) - 1}
-        )
+        return state.model_copy(update={"step_index": index, "last_step": index == len(settings.steps) - 1})
 
     def evaluate(self, state: RolloutState) -> RolloutState:
         """Judge the step on both arms' metrics since it began."""
         records = self._records
-        rollout = records.load(state)
+        rollout, settings = records.load(state)
         step = rollout.steps[-1]
         start, end = parse_iso(step.started_at), parse_iso(records.clock())
         canary = self._metrics.figures(rollout.model, rollout.version, "canary", start, end)
         incumbent = self._metrics.figures(rollout.model, rollout.incumbent, "incumbent", start, end)
-        verdict, reason = judge(canary, incumbent, rollout.settings)
+        verdict, reason = judge(canary, incumbent, settings)
         judged = step.model_copy(update={"canary": canary, "incumbent": incumbent, "verdict": verdict})
         records.rollouts.save(
             rollout.model_copy(update={"steps": [*rollout.steps[:-1], judged], "reason": reason})
@@ -205,18 +214,18 @@ class CanarySteps:
 
     def restore(self, state: RolloutState) -> RolloutState:
         """Put back the split that was in force before the rollout; the version stays in staging."""
-        rollout = self._records.load(state)
+        rollout, _ = self._records.load(state)
         self._records.restore_traffic(rollout)
         self._records.finish(rollout, "rolled_back", rollout.reason)
         return state.model_copy(update={"status": "rolled_back"})
 
     def promote(self, state: RolloutState) -> RolloutState:
         """The last step passed: promote through the promotion rules, which also clears the split."""
-        rollout = self._records.load(state)
+        rollout, settings = self._records.load(state)
         request = StageChangeRequest(
             stage=Stage.PRODUCTION,
             reason=f"canary rollout {rollout.rollout_id} passed {len(rollout.steps)} steps",
-            approved_by=rollout.settings.approved_by,
+            approved_by=settings.approved_by,
         )
         self._records.promotion.change_stage(rollout.model, rollout.version, request, CANARY_ACTOR)
         self._records.finish(rollout, "promoted", None)
@@ -224,7 +233,7 @@ class CanarySteps:
 
     def abort(self, state: RolloutState) -> RolloutState:
         """A step failed (a gate refused the promotion, a service error): restore and record why."""
-        rollout = self._records.load(state)
+        rollout, _ = self._records.load(state)
         error = state.error
         reason = f"{error.Error}: {error.Cause}"[:1000] if error is not None else "error: "
         self._records.restore_traffic(rollout)

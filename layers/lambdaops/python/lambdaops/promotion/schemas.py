@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -14,7 +15,7 @@ from lambdaops.registry.stages import Stage
 
 
 class StageChangeRequest(Strict):
-    stage: Stage
+    stage: Annotated[Stage, Field(strict=False)]
     reason: Reason = ""
     approved_by: Principal | None = None
 
@@ -88,8 +89,38 @@ class Rollout(BaseModel):
     started_at: str
     started_by: str
     finished_at: str | None = None
-    settings: CanaryRequest
+    settings: CanaryRequest | None
+    """None only for a stored record that could not be read back (see `unreadable_rollout`)."""
     previous_traffic: TrafficSplit | None = None
+
+
+def unreadable_rollout(model: str, ref: str, doc: str, why: str) -> Rollout:
+    """A stored rollout that no longer validates, shown as failed (with what could be read) so that it
+    never blocks its model; `ref` is its `rollout_ref`, `<started_at>#<rollout_id>`."""
+    try:
+        parsed: Any = json.loads(doc)
+    except ValueError:
+        parsed = None
+    fields: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+
+    def text(key: str) -> str | None:
+        value = fields.get(key)
+        return value if isinstance(value, str) else None
+
+    started_at, _, rollout_id = ref.rpartition("#")
+    return Rollout(
+        rollout_id=rollout_id,
+        model=model,
+        version=text("version") or "unknown",
+        incumbent=text("incumbent") or "unknown",
+        execution_arn=text("execution_arn"),
+        status="failed",
+        reason=f"the stored rollout record cannot be read back ({why})"[:1000],
+        started_at=started_at,
+        started_by=text("started_by") or "unknown",
+        finished_at=text("finished_at"),
+        settings=None,
+    )
 
 
 class ExecutionStarted(BaseModel):

@@ -17,4 +17,6 @@ Description = Annotated[str, StringConstraints(max_length=2048)]
 Reason = Annotated[str, StringConstraints(max_length=1024)]
 Principal = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 MetricName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-ParamValue = str | int | float | bool | None
+ParamValue = float | int | bool | str | None
+"""Kept as given; in a request (`lambdaops.core.models.Strict`) a float must be finite. Float first, so
+that refusing NaN reports "finite number", not the last type tried."""

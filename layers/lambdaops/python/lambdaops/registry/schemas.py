@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
@@ -19,13 +18,6 @@ from lambdaops.registry.fields import (
 )
 from lambdaops.registry.policies import DriftPolicy, PromotionPolicy
 from lambdaops.registry.stages import Stage
-
-
-def _finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
-    bad = sorted(name for name, value in metrics.items() if not math.isfinite(value))
-    if bad:
-        raise ValueError(f"metrics must be finite numbers: {', '.join(bad)}")
-    return metrics
 
 
 class Feature(Strict):
@@ -80,13 +72,12 @@ class RegisterVersionRequest(Strict):
     version: VersionString | None = None
     bump: Bump | None = None
     metrics: dict[MetricName, float] = Field(default_factory=dict)
+    """Finite numbers (`Strict` refuses NaN, Infinity and booleans)."""
     params: dict[MetricName, ParamValue] = Field(default_factory=dict)
     input_schema: InputSchema | None = None
     lineage: Lineage = Field(default_factory=Lineage)
     tags: Tags = Field(default_factory=dict)
     description: Description = ""
-
-    _check_metrics = field_validator("metrics")(_finite_metrics)
 
     @model_validator(mode="after")
     def _version_or_bump(self) -> Self:

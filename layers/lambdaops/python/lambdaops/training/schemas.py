@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from lambdaops.core.models import Strict
 from lambdaops.registry.fields import ModelName, VersionString
@@ -15,20 +15,14 @@ Trigger = Literal["api", "upload", "drift"]
 Strategy = Literal["Bayesian", "Random", "Hyperband", "Grid"]
 Scaling = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
 HyperparameterName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
-HyperparameterValue = str | int | float | bool
+HyperparameterValue = float | int | bool | str
+"""Float first, so that refusing NaN (`lambdaops.core.models.Strict`) reports "finite number"."""
 DatasetUri = Annotated[str, StringConstraints(pattern=r"^s3://[^/]+/datasets/.+", max_length=1024)]
 RUN_ID_PATTERN = r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$"
 RunId = Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)]
 
 MAX_RUNTIME_LIMIT_S = 5 * 24 * 3600
 """SageMaker's upper bound on `StoppingCondition.MaxRuntimeInSeconds` (5 days)."""
-
-
-def _finite(values: dict[str, HyperparameterValue]) -> dict[str, HyperparameterValue]:
-    bad = sorted(k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v))
-    if bad:
-        raise ValueError(f"hyperparameters must be finite: {', '.join(bad)}")
-    return values
 
 
 Hyperparameters = Annotated[dict[HyperparameterName, HyperparameterValue], Field(max_length=100)]
@@ -53,8 +47,6 @@ class ParameterRange(Strict):
             return self
         if self.min is None or self.max is None or self.values is not None:
             raise ValueError(f"a {self.type} range takes 'min' and 'max' (and no 'values')")
-        if not (math.isfinite(self.min) and math.isfinite(self.max)):
-            raise ValueError("'min' and 'max' must be finite")
         if self.min > self.max:
             raise ValueError(f"'min' ({self.min:g}) is greater than 'max' ({self.max:g})")
         if self.type == "integer" and not (self.min.is_integer() and self.max.is_integer()):
@@ -117,8 +109,6 @@ class Manifest(JobSettings):
     hyperparameters: Hyperparameters = Field(default_factory=dict)
     tuning: TuningConfig | None = None
 
-    _check = field_validator("hyperparameters")(_finite)
-
 
 class TrainingRequest(JobSettings):
     """`POST /training`; `label`, `hyperparameters` and `tuning` default to the dataset's manifest."""
@@ -128,8 +118,6 @@ class TrainingRequest(JobSettings):
     label: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     hyperparameters: Hyperparameters | None = None
     tuning: TuningConfig | None = None
-
-    _check = field_validator("hyperparameters")(_finite)
 
 
 class RunFailure(BaseModel):

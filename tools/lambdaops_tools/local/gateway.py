@@ -1,5 +1,10 @@
 """A local API Gateway: HTTP requests become REST proxy events for the declared routes.
 
+Every reply is JSON, in the error shape when it is an error, including what http.server refuses itself:
+a method no route has is 405 `MethodNotAllowed` on a declared path (with `Allow`) and 501 `NotImplemented`
+elsewhere; an over-long request line is 414 `RequestUriTooLong`, over-long or too many headers 431
+`RequestHeaderFieldsTooLarge`, a request line that does not parse 400 `BadRequest`.
+
 One route exists only here: `POST /_local/schedules/{name}` runs a declared schedule's targets now
 (EventBridge fires them in AWS; locally nothing would), and answers when they have run.
 """
@@ -11,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -143,7 +149,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.send_error(HTTPStatus.BAD_REQUEST, "Content-Length is not a number of bytes")
+            return
+        if length > _MAX_BODY_BYTES:  # refused unread: the connection closes
+            self._send_json_error(413, "PayloadTooLarge", "request bodies are limited to 10 MB")
+            return
         body = self.rfile.read(length) if length else b""
         headers = {key: value for key, value in self.headers.items()}
         try:
@@ -163,6 +178,34 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unknown method, over-long line or headers, bad syntax), as JSON."""
+        status = HTTPStatus(code)
+        if status is HTTPStatus.NOT_IMPLEMENTED and self.command:
+            path = urlsplit(self.path).path
+            allowed = [method for method in _METHODS if match_route(self.server.routes, method, path)]
+            if allowed:
+                text = f"{self.command} is not allowed on {path}"
+                self._send_json_error(405, "MethodNotAllowed", text, Allow=", ".join(allowed))
+                return
+            message = f"{self.command} is not implemented"
+        name = "".join(word.capitalize() for word in status.name.split("_"))
+        self._send_json_error(status, name, message or status.phrase)
+
+    def _send_json_error(self, status: int, code: str, message: str, **headers: str) -> None:
+        data = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
+        if self.request_version == "HTTP/0.9":  # http.server's default when the request line did not parse
+            self.request_version = "HTTP/1.0"  # so the status line and headers are written
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")  # the request may not have been read to its end
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815  (http.server names)
 

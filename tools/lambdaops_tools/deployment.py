@@ -409,6 +409,8 @@ DEPLOYMENT = Deployment(
         Route("GET", "/models/{name}/versions/{version}", "registry"),
         Route("PATCH", "/models/{name}/versions/{version}", "registry"),
         Route("GET", "/models/{name}/compare", "registry"),
+        Route("GET", "/openapi.json", "registry"),
+        Route("GET", "/docs", "registry"),
         Route("POST", "/models/{name}/versions/{version}/stage", "promotion"),
         Route("POST", "/models/{name}/rollback", "promotion"),
         Route("GET", "/models/{name}/history", "promotion"),

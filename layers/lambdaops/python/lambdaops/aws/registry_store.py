@@ -27,6 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdaops.aws.dynamodb import av, cancellation_reasons, on_condition_failure, plain, to_item
+from lambdaops.aws.faults import is_transient
 from lambdaops.aws.table_keys import (
     HISTORY_PREFIX,
     META,
@@ -247,7 +248,7 @@ class DynamoRegistryStore:
             self._db.transact_write_items(TransactItems=writes)
         except ClientError as error:
             reasons = cancellation_reasons(error)
-            if reasons is None:
+            if reasons is None or is_transient(error):  # a throttled transaction is a 503, not a conflict
                 raise
             raise _refusal(change, reasons) from error
 

@@ -147,3 +147,20 @@ class TrainingFailed(LambdaopsError):
     """A step of the training pipeline could not do its work (the run records it and fails)."""
 
     status, code = 422, "TrainingFailed"
+
+
+class DependencyUnavailable(LambdaopsError):
+    """503: a service the API depends on is throttling or unreachable; nothing was changed, retry.
+
+    `details.dependency` names it; `retry_after_seconds` becomes the reply's `Retry-After` header.
+    """
+
+    status, code = 503, "ServiceUnavailable"
+
+    def __init__(self, dependency: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(
+            f"{dependency} is busy or unavailable; retry in {retry_after_seconds} s",
+            dependency=dependency,
+            retry_after_seconds=retry_after_seconds,
+        )
+        self.retry_after_seconds = retry_after_seconds

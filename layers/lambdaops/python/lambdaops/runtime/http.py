@@ -22,7 +22,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from lambdaops.core.errors import LambdaopsError
+from lambdaops.aws import faults
+from lambdaops.core.errors import DependencyUnavailable, LambdaopsError
 from lambdaops.runtime.settings import HttpSettings
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -188,6 +189,15 @@ def _domain_error(error: LambdaopsError) -> Response[Any]:
     return error_response(error.status, error.code, error.message, **error.details)
 
 
+def _dependency_unavailable(error: DependencyUnavailable) -> Response[Any]:
+    return Response(
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(error.to_body()),
+        headers={"Retry-After": str(error.retry_after_seconds)},
+    )
+
+
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
     errors = [_describe(e) for e in error.errors()]
     if any(e["type"] == "json_invalid" for e in errors):
@@ -236,7 +246,16 @@ def build_resolver(logger: Logger) -> APIGatewayRestResolver:
         logger.exception("unhandled error")
         return error_response(500, "InternalError", "an internal error occurred; it has been logged")
 
+    def sdk_error(error: Exception) -> Response[Any]:
+        dependency = faults.is_transient(error)
+        if dependency is None:
+            return bug(error)
+        logger.warning("dependency unavailable", dependency=dependency, error=repr(error))
+        return _dependency_unavailable(DependencyUnavailable(dependency))
+
     app.exception_handler(LambdaopsError)(_domain_error)
+    app.exception_handler(DependencyUnavailable)(_dependency_unavailable)
+    app.exception_handler(list(faults.SDK_ERRORS))(sdk_error)
     app.exception_handler(RequestValidationError)(_invalid_request)
     app.exception_handler(RequestUnsupportedContentType)(_not_json)
     app.not_found(_no_route)

@@ -142,15 +142,19 @@ class Datasets:
         self.bucket = bucket
 
     def manifest(self, dataset: Dataset) -> Manifest:
+        found = self.manifest_if_any(dataset)
+        if found is None:
+            raise DatasetNotFound(f"the dataset has no manifest.json: {dataset.file_uri(MANIFEST)}")
+        return found
+
+    def manifest_if_any(self, dataset: Dataset) -> Manifest | None:
+        """The dataset's manifest, read once; None when it has none."""
         head = self._files.head(dataset.key(MANIFEST), MAX_MANIFEST_BYTES)
         if head is None:
-            raise DatasetNotFound(f"the dataset has no manifest.json: {dataset.file_uri(MANIFEST)}")
+            return None
         if head[1] > MAX_MANIFEST_BYTES:
             raise DatasetInvalid(f"manifest.json is larger than {MAX_MANIFEST_BYTES} bytes", reason="size")
         return parse_manifest(head[0])
-
-    def has_manifest(self, dataset: Dataset) -> bool:
-        return self._files.head(dataset.key(MANIFEST), 1) is not None
 
     def check(self, dataset: Dataset, label: str) -> DatasetLayout:
         """Every file present with rows; the label in train.csv; every train column in the others."""

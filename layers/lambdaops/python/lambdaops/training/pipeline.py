@@ -146,9 +146,7 @@ class TrainingPipeline:
                 label=manifest.label,
                 hyperparameters=manifest.hyperparameters,
                 tuning=manifest.tuning.model_dump() if manifest.tuning else None,
-                settings=JobSettings.model_validate(
-                    manifest.model_dump(include=set(JobSettings.model_fields))
-                ).model_dump(),
+                settings=manifest.model_dump(include=set(JobSettings.model_fields)),
             )
         check_job_settings(run.settings, self._instance_types())
         check_objective(run.tuning)

@@ -118,7 +118,7 @@ class TrainingRuns:
 
     def _resolve(self, request: TrainingRequest, dataset: Dataset) -> RunRecord:
         """The request's values, else the manifest's (when the dataset has one)."""
-        manifest = self._datasets.manifest(dataset) if self._datasets.has_manifest(dataset) else None
+        manifest = self._datasets.manifest_if_any(dataset)
         label = request.label or (manifest.label if manifest else None)
         if label is None:
             raise InvalidInput("give 'label': the dataset has no manifest.json naming it", field="label")

@@ -27,9 +27,15 @@ from lambdaops.aws.sagemaker_jobs import training_instance_types
 from lambdaops.aws.sns_alerts import SnsAlerts
 from lambdaops.aws.step_functions import StepFunctionsExecutions
 from lambdaops.monitoring.drift.monitor import DriftMonitor
-from lambdaops.monitoring.drift.schemas import BaselineRequest, DriftRequest
+from lambdaops.monitoring.drift.schemas import (
+    BaselineRequest,
+    BaselineSummary,
+    DriftHistory,
+    DriftReport,
+    DriftRequest,
+)
 from lambdaops.runtime import wiring
-from lambdaops.runtime.http import build_resolver, json_response, page_limit
+from lambdaops.runtime.http import build_resolver, json_response, page_limit, reply
 from lambdaops.runtime.metrics import EmfMetrics
 from lambdaops.runtime.settings import DriftSettings
 from lambdaops.training.datasets import Datasets
@@ -63,19 +69,19 @@ monitor = DriftMonitor(
 )
 
 
-@app.post("/models/<name>/versions/<version>/baseline")
+@app.post("/models/<name>/versions/<version>/baseline", responses=reply(BaselineSummary, HTTPStatus.CREATED))
 @tracer.capture_method
 def create_baseline(name: str, version: str, body: Annotated[BaselineRequest, Body()]) -> Response[Any]:
     return json_response(monitor.create_baseline(name, version, body), HTTPStatus.CREATED)
 
 
-@app.post("/models/<name>/drift")
+@app.post("/models/<name>/drift", responses=reply(DriftReport))
 @tracer.capture_method
 def check_drift(name: str, body: Annotated[DriftRequest, Body()]) -> Response[Any]:
     return json_response(monitor.check(name, body))
 
 
-@app.get("/models/<name>/drift")
+@app.get("/models/<name>/drift", responses=reply(DriftHistory))
 def drift_history(name: str, limit: Annotated[int | None, Query(ge=1)] = None) -> Response[Any]:
     return json_response(monitor.history(name, page_limit(limit, settings)))
 

@@ -13,10 +13,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdaops.aws import clients
 from lambdaops.aws.step_functions import StepFunctionsRollouts
 from lambdaops.promotion.canary import CanaryStarts
-from lambdaops.promotion.schemas import CanaryRequest, RollbackRequest, StageChangeRequest
+from lambdaops.promotion.schemas import (
+    CanaryRequest,
+    ExecutionStarted,
+    History,
+    RollbackRequest,
+    RollbackResult,
+    Rollout,
+    StageChangeRequest,
+    StageChangeResult,
+)
 from lambdaops.registry.schemas import TrafficSplit
 from lambdaops.runtime import wiring
-from lambdaops.runtime.http import build_resolver, caller, json_response
+from lambdaops.runtime.http import build_resolver, caller, json_response, reply
 from lambdaops.runtime.settings import PromotionSettings
 
 logger = Logger()
@@ -32,7 +41,7 @@ canaries = CanaryStarts(
 )
 
 
-@app.post("/models/<name>/versions/<version>/stage")
+@app.post("/models/<name>/versions/<version>/stage", responses=reply(StageChangeResult))
 @tracer.capture_method
 def change_stage(name: str, version: str, body: Annotated[StageChangeRequest, Body()]) -> Response[Any]:
     result = promotion.change_stage(name, version, body, caller(app, settings))
@@ -41,7 +50,7 @@ def change_stage(name: str, version: str, body: Annotated[StageChangeRequest, Bo
     return json_response(result)
 
 
-@app.post("/models/<name>/rollback")
+@app.post("/models/<name>/rollback", responses=reply(RollbackResult))
 @tracer.capture_method
 def rollback(name: str, body: Annotated[RollbackRequest | None, Body()] = None) -> Response[Any]:
     result = promotion.rollback(name, body or RollbackRequest(), caller(app, settings))
@@ -49,23 +58,23 @@ def rollback(name: str, body: Annotated[RollbackRequest | None, Body()] = None) 
     return json_response(result)
 
 
-@app.get("/models/<name>/history")
+@app.get("/models/<name>/history", responses=reply(History))
 def history(name: str) -> Response[Any]:
     return json_response(promotion.history(name))
 
 
-@app.get("/models/<name>/traffic")
+@app.get("/models/<name>/traffic", responses=reply(TrafficSplit))
 def get_traffic(name: str) -> Response[Any]:
     return json_response(promotion.get_traffic(name))
 
 
-@app.put("/models/<name>/traffic")
+@app.put("/models/<name>/traffic", responses=reply(TrafficSplit))
 @tracer.capture_method
 def set_traffic(name: str, body: Annotated[TrafficSplit, Body()]) -> Response[Any]:
     return json_response(promotion.set_traffic(name, body))
 
 
-@app.post("/models/<name>/canary")
+@app.post("/models/<name>/canary", responses=reply(ExecutionStarted, HTTPStatus.ACCEPTED))
 @tracer.capture_method
 def start_canary(name: str, body: Annotated[CanaryRequest, Body()]) -> Response[Any]:
     started = canaries.start(name, body, caller(app, settings))
@@ -73,7 +82,7 @@ def start_canary(name: str, body: Annotated[CanaryRequest, Body()]) -> Response[
     return json_response(started, HTTPStatus.ACCEPTED)
 
 
-@app.get("/models/<name>/canary")
+@app.get("/models/<name>/canary", responses=reply(Rollout))
 def get_canary(name: str) -> Response[Any]:
     return json_response(canaries.latest(name))
 

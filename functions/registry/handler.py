@@ -14,10 +14,18 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdaops.registry.catalog import Registry
-from lambdaops.registry.schemas import CreateModelRequest, RegisterVersionRequest, UpdateVersionRequest
+from lambdaops.registry.schemas import (
+    Comparison,
+    CreateModelRequest,
+    ModelRecord,
+    Page,
+    RegisterVersionRequest,
+    UpdateVersionRequest,
+    VersionRecord,
+)
 from lambdaops.registry.stages import Stage
 from lambdaops.runtime import wiring
-from lambdaops.runtime.http import build_resolver, caller, json_response, page_limit
+from lambdaops.runtime.http import build_resolver, caller, json_response, page_limit, reply
 from lambdaops.runtime.settings import RegistrySettings
 
 logger = Logger()
@@ -53,24 +61,28 @@ DOCS_PAGE = """<!doctype html>
 """
 
 
-@app.post("/models")
+@app.post("/models", responses=reply(ModelRecord, HTTPStatus.CREATED))
 @tracer.capture_method
 def create_model(body: Annotated[CreateModelRequest, Body()]) -> Response[Any]:
     record = registry.create_model(body, caller(app, settings))
     return json_response(record, HTTPStatus.CREATED)
 
 
-@app.get("/models")
-def list_models(limit: Limit = None, next_token: Annotated[str | None, Query()] = None) -> Response[Any]:
-    return json_response(registry.list_models(page_limit(limit, settings), next_token))
+@app.get("/models", responses=reply(Page[ModelRecord]))
+def list_models(
+    tag: Annotated[str | None, Query()] = None,
+    limit: Limit = None,
+    next_token: Annotated[str | None, Query()] = None,
+) -> Response[Any]:
+    return json_response(registry.list_models(tag, page_limit(limit, settings), next_token))
 
 
-@app.get("/models/<name>")
+@app.get("/models/<name>", responses=reply(ModelRecord))
 def get_model(name: str) -> Response[Any]:
     return json_response(registry.get_model(name))
 
 
-@app.post("/models/<name>/versions")
+@app.post("/models/<name>/versions", responses=reply(VersionRecord, HTTPStatus.CREATED))
 @tracer.capture_method
 def register_version(name: str, body: Annotated[RegisterVersionRequest, Body()]) -> Response[Any]:
     record = registry.register_version(name, body, caller(app, settings))
@@ -78,7 +90,7 @@ def register_version(name: str, body: Annotated[RegisterVersionRequest, Body()])
     return json_response(record, HTTPStatus.CREATED)
 
 
-@app.get("/models/<name>/versions")
+@app.get("/models/<name>/versions", responses=reply(Page[VersionRecord]))
 def list_versions(
     name: str,
     stage: Annotated[Stage | None, Query()] = None,
@@ -90,17 +102,17 @@ def list_versions(
     return json_response(page)
 
 
-@app.get("/models/<name>/versions/<version>")
+@app.get("/models/<name>/versions/<version>", responses=reply(VersionRecord))
 def get_version(name: str, version: str) -> Response[Any]:
     return json_response(registry.get_version(name, version))
 
 
-@app.patch("/models/<name>/versions/<version>")
+@app.patch("/models/<name>/versions/<version>", responses=reply(VersionRecord))
 def update_version(name: str, version: str, body: Annotated[UpdateVersionRequest, Body()]) -> Response[Any]:
     return json_response(registry.update_version(name, version, body))
 
 
-@app.get("/models/<name>/compare")
+@app.get("/models/<name>/compare", responses=reply(Comparison))
 def compare(name: str, a: Annotated[str, Query()], b: Annotated[str, Query()]) -> Response[Any]:
     return json_response(registry.compare(name, a, b))
 
@@ -110,12 +122,25 @@ def _openapi_text() -> str:
     return OPENAPI_DOCUMENT.read_text()
 
 
-@app.get("/openapi.json")
+@app.get(
+    "/openapi.json",
+    responses={
+        200: {"description": "This document", "content": {"application/json": {"schema": {"type": "object"}}}}
+    },
+)
 def openapi_document() -> Response[Any]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, _openapi_text())
 
 
-@app.get("/docs")
+@app.get(
+    "/docs",
+    responses={
+        200: {
+            "description": "Swagger UI for this document",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def docs() -> Response[Any]:
     return Response(HTTPStatus.OK, "text/html; charset=utf-8", DOCS_PAGE)
 

@@ -30,11 +30,11 @@ from lambdaops.aws.sagemaker_jobs import SageMakerJobs, training_instance_types
 from lambdaops.aws.step_functions import StepFunctionsExecutions
 from lambdaops.aws.table_keys import idempotency_pk
 from lambdaops.runtime import wiring
-from lambdaops.runtime.http import build_resolver, json_response, page_limit
+from lambdaops.runtime.http import build_resolver, json_response, page_limit, reply
 from lambdaops.runtime.settings import TrainingSettings
 from lambdaops.training.datasets import Datasets, dataset_from_manifest_key
 from lambdaops.training.runs import TrainingRuns
-from lambdaops.training.schemas import RunId, RunStatus, TrainingRequest
+from lambdaops.training.schemas import RunId, RunPage, RunRecord, RunStatus, StartedRun, TrainingRequest
 
 logger = Logger()
 tracer = Tracer()
@@ -67,13 +67,13 @@ class ManifestUpload(BaseModel):
     """The object's version id (or its sequencer where versioning is off): one run per manifest version."""
 
 
-@app.post("/training")
+@app.post("/training", responses=reply(StartedRun, HTTPStatus.ACCEPTED))
 @tracer.capture_method
 def start_run(body: Annotated[TrainingRequest, Body()]) -> Response[Any]:
     return json_response(runs.start(body, trigger="api"), HTTPStatus.ACCEPTED)
 
 
-@app.get("/training")
+@app.get("/training", responses=reply(RunPage))
 def list_runs(
     model: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[RunStatus | None, Query()] = None,
@@ -83,7 +83,7 @@ def list_runs(
     return json_response(runs.list(model, status, page_limit(limit, settings), next_token))
 
 
-@app.get("/training/<run_id>")
+@app.get("/training/<run_id>", responses=reply(RunRecord))
 def get_run(run_id: RunId) -> Response[Any]:
     return json_response(runs.get(run_id, live=True))
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ def _read_ready_line(process: subprocess.Popen[str], lines: list[str], ready: th
     ready.set()
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    info_file = tmp_path_factory.mktemp("stack") / "local.json"
+@contextmanager
+def running_stack(folder: Path) -> Iterator[RunningStack]:
+    """`lambdaops local` on a free port, writing its info file into `folder`, until the block ends."""
+    info_file = folder / "local.json"
     process = subprocess.Popen(
         [
             sys.executable,
@@ -71,6 +73,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         pytest.fail("the local stack did not start:\n" + "".join(lines))
     printed = json.loads("".join(lines[lines.index("{\n") :]))
     assert json.loads(info_file.read_text()).items() <= printed.items()
-    yield RunningStack(json.loads(info_file.read_text()), info_file)
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        yield RunningStack(json.loads(info_file.read_text()), info_file)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running

@@ -15,6 +15,7 @@ from lambdaops_tools.openapi import DOCUMENT_FILE, METHODS, generate, project_ve
 
 from .conftest import ACTOR, Api
 
+NOT_JSON = {"/docs": "text/html", "/metrics": "text/plain"}
 PATTERNS = {"name": MODEL_NAME_PATTERN, "version": VERSION_PATTERN, "run_id": RUN_ID_PATTERN}
 
 
@@ -98,3 +99,37 @@ def test_the_registry_serves_the_document_and_the_docs_page(api: Api) -> None:
     assert page["statusCode"] == 200
     assert page["multiValueHeaders"]["Content-Type"] == ["text/html; charset=utf-8"]
     assert 'url: "openapi.json"' in page["body"] and "SwaggerUIBundle" in page["body"]
+
+
+def test_every_operation_documents_its_success_reply(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for method, path, operation in operations(document):
+        success = [status for status in operation["responses"] if status.startswith("2")]
+        assert len(success) == 1, (method, path, success)
+        content = operation["responses"][success[0]]["content"]
+        if path in NOT_JSON:
+            assert list(content) == [NOT_JSON[path]], (method, path)
+            continue
+        assert list(content) == ["application/json"], (method, path)
+        schema = content["application/json"]["schema"]
+        if path == "/openapi.json":
+            assert schema == {"type": "object"}
+            continue
+        name = schema["$ref"].rsplit("/", 1)[1]
+        assert schemas[name]["type"] == "object" and schemas[name]["properties"], (method, path)
+    assert operations_by(document)[("POST", "/models")]["responses"].keys() >= {"201"}
+    assert operations_by(document)[("POST", "/training")]["responses"].keys() >= {"202"}
+
+
+def test_the_predict_body_it_parses_itself_is_documented(document: dict[str, Any]) -> None:
+    body = operations_by(document)[("POST", "/models/{name}/predict")]["requestBody"]
+    assert body["required"] is True
+    schema = body["content"]["application/json"]["schema"]
+    assert schema["title"] == "PredictRequest"
+    assert schema["required"] == ["instances"]
+    assert set(schema["properties"]) == {"instances", "version", "routing_key"}
+    assert schema["additionalProperties"] is False
+
+
+def operations_by(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(method, path): operation for method, path, operation in operations(document)}

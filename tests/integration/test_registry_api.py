@@ -281,3 +281,37 @@ def test_registration_publishes_an_event(api: Api, model: str, trained: TrainedM
     assert kinds == ["ModelVersionRegistered", "ModelVersionStageChanged"]
     detail = json.loads(messages[1]["Body"])["detail"]
     assert (detail["model"], detail["version"], detail["to_stage"]) == (model, "1.0.0", "staging")
+
+
+def test_models_are_searched_by_tag_across_pages(api: Api) -> None:
+    for index in range(7):
+        tags = {"team": "fraud" if index % 3 == 0 else "growth", **({"tier": "gold"} if index == 3 else {})}
+        assert api.call("POST", "/models", {"name": f"search-{index}", "tags": tags})[0] == 201
+    seen, token = [], None
+    while True:
+        query = "?tag=team=fraud&limit=1" + (f"&next_token={token}" if token else "")
+        status, page = api.call("GET", f"/models{query}")
+        assert status == 200, page
+        seen += [item["name"] for item in page["items"]]
+        token = page["next_token"]
+        if token is None:
+            break
+    assert seen == ["search-0", "search-3", "search-6"]
+    assert [m["name"] for m in api.call("GET", "/models?tag=tier")[1]["items"]] == ["search-3"]
+    assert api.call("GET", "/models?tag=team=nobody")[1] == {"items": [], "next_token": None}
+    status, body = api.call("GET", "/models?tag==gold")
+    assert (status, body["error"]["code"]) == (400, "InvalidInput")
+    # A token is bound to its listing: the tag's token does not resume the unfiltered one.
+    _, first = api.call("GET", "/models?tag=team=growth&limit=1")
+    status, body = api.call("GET", f"/models?limit=1&next_token={first['next_token']}")
+    assert status == 400, body
+
+
+@pytest.mark.parametrize(
+    "path", ["/models?tags=team=fraud", "/models?limit=1&pagesize=2", "/models/search-0?verbose=1"]
+)
+def test_unknown_query_parameters_are_refused_not_ignored(api: Api, path: str) -> None:
+    status, body = api.call("GET", path)
+    assert status == 400, body
+    assert body["error"]["code"] == "UnknownParameter"
+    assert body["error"]["details"]["parameters"] == [path.split("?")[1].split("&")[-1].split("=")[0]]

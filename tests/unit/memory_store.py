@@ -20,7 +20,7 @@ from lambdaops.core.errors import (
 from lambdaops.core.semver import SemVer, parse_version
 from lambdaops.registry.artifacts import Artifact
 from lambdaops.registry.schemas import HistoryEntry, ModelRecord, Page, VersionRecord
-from lambdaops.registry.store import ModelChange, ModelState, VersionFilter
+from lambdaops.registry.store import ModelChange, ModelState, TagFilter, VersionFilter
 
 T = TypeVar("T")
 
@@ -71,8 +71,12 @@ class InMemoryRegistryStore:
             production_history=state.production_history,
         )
 
-    def list_models(self, limit: int, token: str | None) -> Page[ModelRecord]:
-        records = [self._models[name].record.model_copy(deep=True) for name in sorted(self._models)]
+    def list_models(self, where: TagFilter, limit: int, token: str | None) -> Page[ModelRecord]:
+        records = [
+            self._models[name].record.model_copy(deep=True)
+            for name in sorted(self._models)
+            if where.keeps(self._models[name].record.tags)
+        ]
         return _page(records, limit, token)
 
     def get_version(self, name: str, version: str) -> VersionRecord | None:
@@ -88,11 +92,8 @@ class InMemoryRegistryStore:
             record = versions[key]
             if where.stage is not None and record.stage != where.stage:
                 continue
-            if where.tag_key is not None:
-                if where.tag_key not in record.tags:
-                    continue
-                if where.tag_value is not None and record.tags[where.tag_key] != where.tag_value:
-                    continue
+            if not where.keeps(record.tags):
+                continue
             matching.append(record.model_copy(deep=True))
         return _page(matching, limit, token)
 

@@ -18,7 +18,7 @@ from lambdaops.core.errors import (
 from lambdaops.registry.policies import PromotionPolicy
 from lambdaops.registry.schemas import HistoryEntry, InputSchema, Lineage, ModelRecord, VersionRecord
 from lambdaops.registry.stages import Stage
-from lambdaops.registry.store import ModelChange, StageMove, VersionFilter
+from lambdaops.registry.store import ModelChange, StageMove, TagFilter, VersionFilter
 
 from .memory_store import FakeArtifacts, InMemoryRegistryStore, RecordingPublisher
 
@@ -190,3 +190,13 @@ def test_recording_publisher() -> None:
     publisher = RecordingPublisher()
     publisher.publish("Kind", {"a": 1})
     assert publisher.events == [("Kind", {"a": 1})]
+
+
+def test_list_models_filtered_by_tag() -> None:
+    store = InMemoryRegistryStore()
+    for name, tags in (("a", {"team": "x"}), ("b", {"team": "y"}), ("c", {"team": "x", "gold": ""})):
+        store.create_model(model(name).model_copy(update={"tags": tags}))
+    names = [m.name for m in store.list_models(TagFilter("team", "x"), 9, None).items]
+    assert names == ["a", "c"]
+    assert [m.name for m in store.list_models(TagFilter("gold"), 9, None).items] == ["c"]
+    assert [m.name for m in store.list_models(TagFilter(), 9, None).items] == ["a", "b", "c"]

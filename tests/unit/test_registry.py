@@ -76,10 +76,10 @@ def test_malformed_model_name_is_invalid_input(world: World) -> None:
 def test_list_models_pages_through_names(world: World) -> None:
     for name in ["cc", "aa", "bb"]:
         world.create(name)
-    first = world.registry.list_models(2, None)
+    first = world.registry.list_models(None, 2, None)
     assert [m.name for m in first.items] == ["aa", "bb"]
     assert first.next_token is not None
-    second = world.registry.list_models(2, first.next_token)
+    second = world.registry.list_models(None, 2, first.next_token)
     assert [m.name for m in second.items] == ["cc"]
     assert second.next_token is None
 

@@ -20,7 +20,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ from lambdaops.core.errors import (
     VersionNotFound,
 )
 from lambdaops.registry.schemas import HistoryEntry, ModelRecord, Page, TrafficSplit, VersionRecord
-from lambdaops.registry.store import ModelChange, ModelState, StageMove, VersionFilter
+from lambdaops.registry.store import ModelChange, ModelState, StageMove, TagFilter, VersionFilter
 
 _MAX_TOKEN_LENGTH = 2048
 _TOKEN_VERSION = 1
@@ -119,11 +119,6 @@ class PageListing:
         )
 
 
-_MODELS_LISTING = PageListing(
-    "models", {}, fixed={"GSI1PK": MODELS, "SK": META}, prefixed={"PK": model_pk(""), "GSI1SK": ""}
-)
-
-
 class DynamoRegistryStore:
     """`RegistryStore` over a DynamoDB table."""
 
@@ -154,7 +149,14 @@ class DynamoRegistryStore:
         )
         return _model_state(plain(reply["Item"])) if "Item" in reply else None
 
-    def list_models(self, limit: int, token: str | None) -> Page[ModelRecord]:
+    def list_models(self, where: TagFilter, limit: int, token: str | None) -> Page[ModelRecord]:
+        # A model's tags live in its JSON document, out of a filter expression's reach: kept here.
+        listing = PageListing(
+            "models",
+            {"tag_key": where.tag_key, "tag_value": where.tag_value},
+            fixed={"GSI1PK": MODELS, "SK": META},
+            prefixed={"PK": model_pk(""), "GSI1SK": ""},
+        )
         items, next_token = self._query(
             {
                 "IndexName": "GSI1",
@@ -163,7 +165,8 @@ class DynamoRegistryStore:
             },
             limit,
             token,
-            _MODELS_LISTING,
+            listing,
+            keep=None if where.tag_key is None else lambda item: where.keeps(_model_tags(item)),
         )
         return Page[ModelRecord](items=[_model_state(i).record for i in items], next_token=next_token)
 
@@ -326,17 +329,24 @@ class DynamoRegistryStore:
         }
 
     def _query(
-        self, query: dict[str, Any], limit: int, token: str | None, listing: PageListing
+        self,
+        query: dict[str, Any],
+        limit: int,
+        token: str | None,
+        listing: PageListing,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Fill a page of `limit` items across filtered DynamoDB pages; the token resumes after the last."""
+        """Fill a page of `limit` items across filtered DynamoDB pages (by the query's filter expression,
+        then `keep` on plain items); the token resumes after the last."""
         request = {"TableName": self._table, **query}
         if token is not None:
             request["ExclusiveStartKey"] = listing.start_key(token)
+        filtered = "FilterExpression" in request or keep is not None
         raw: list[dict[str, Any]] = []
         while len(raw) < limit:
-            request["Limit"] = limit - len(raw) if "FilterExpression" not in request else max(limit, 25)
+            request["Limit"] = max(limit, 25) if filtered else limit - len(raw)
             reply = self._db.query(**request)
-            raw += reply["Items"]
+            raw += [i for i in reply["Items"] if keep is None or keep(plain(i))]
             if "LastEvaluatedKey" not in reply:
                 if len(raw) <= limit:
                     return [plain(i) for i in raw], None
@@ -373,6 +383,11 @@ def _model_state(item: dict[str, Any]) -> ModelState:
         revision=int(item["revision"]),
         production_history=tuple(item.get("production_history", [])),
     )
+
+
+def _model_tags(item: dict[str, Any]) -> dict[str, str]:
+    tags: dict[str, str] = json.loads(item["doc"]).get("tags", {})
+    return tags
 
 
 def _version_record(item: dict[str, Any]) -> VersionRecord:

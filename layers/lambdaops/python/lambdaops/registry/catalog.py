@@ -23,7 +23,7 @@ from lambdaops.registry.schemas import (
     VersionRecord,
 )
 from lambdaops.registry.stages import Stage
-from lambdaops.registry.store import ModelChange, ModelState, RegistryStore, VersionFilter
+from lambdaops.registry.store import ModelChange, ModelState, RegistryStore, TagFilter, VersionFilter
 
 _REGISTER_ATTEMPTS = 3
 
@@ -67,8 +67,8 @@ class Registry:
     def get_model(self, name: str) -> ModelRecord:
         return require_model(self._store, name).record
 
-    def list_models(self, limit: int, token: str | None) -> Page[ModelRecord]:
-        return self._store.list_models(limit, token)
+    def list_models(self, tag: str | None, limit: int, token: str | None) -> Page[ModelRecord]:
+        return self._store.list_models(_tag_filter(tag), limit, token)
 
     def register_version(self, name: str, request: RegisterVersionRequest, actor: str) -> VersionRecord:
         """Check the artifact end to end, then write version, pointers and history in one transaction."""
@@ -149,13 +149,8 @@ class Registry:
         self, name: str, stage: Stage | None, tag: str | None, limit: int, token: str | None
     ) -> Page[VersionRecord]:
         require_model(self._store, name)
-        tag_key, tag_value = None, None
-        if tag is not None:
-            tag_key, sep, value = tag.partition("=")
-            tag_value = value if sep else None
-            if not tag_key:
-                raise InvalidInput("tag filter is 'key' or 'key=value'", field="tag")
-        where = VersionFilter(stage=stage, tag_key=tag_key, tag_value=tag_value)
+        tags = _tag_filter(tag)
+        where = VersionFilter(stage=stage, tag_key=tags.tag_key, tag_value=tags.tag_value)
         return self._store.list_versions(name, where, limit, token)
 
     def update_version(self, name: str, version: str, request: UpdateVersionRequest) -> VersionRecord:
@@ -193,3 +188,13 @@ class Registry:
             if lineage_a[key] != lineage_b[key]
         }
         return Comparison(a=a, b=b, metrics=metrics, params=params, input_schema=schema, lineage=lineage)
+
+
+def _tag_filter(tag: str | None) -> TagFilter:
+    """`key` or `key=value`, as listings take it in their `tag` parameter."""
+    if tag is None:
+        return TagFilter()
+    key, sep, value = tag.partition("=")
+    if not key:
+        raise InvalidInput("tag filter is 'key' or 'key=value'", field="tag")
+    return TagFilter(key, value if sep else None)

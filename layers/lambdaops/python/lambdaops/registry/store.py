@@ -64,10 +64,23 @@ class ModelChange:
 
 
 @dataclass(frozen=True)
-class VersionFilter:
-    stage: Stage | None = None
+class TagFilter:
+    """Records carrying tag `tag_key` (with value `tag_value`, when given); no key keeps everything."""
+
     tag_key: str | None = None
     tag_value: str | None = None
+
+    def keeps(self, tags: dict[str, str]) -> bool:
+        if self.tag_key is None:
+            return True
+        if self.tag_key not in tags:
+            return False
+        return self.tag_value is None or tags[self.tag_key] == self.tag_value
+
+
+@dataclass(frozen=True)
+class VersionFilter(TagFilter):
+    stage: Stage | None = None
 
 
 class RegistryStore(Protocol):
@@ -75,7 +88,7 @@ class RegistryStore(Protocol):
 
     def get_model(self, name: str) -> ModelState | None: ...
 
-    def list_models(self, limit: int, token: str | None) -> Page[ModelRecord]: ...
+    def list_models(self, where: TagFilter, limit: int, token: str | None) -> Page[ModelRecord]: ...
 
     def get_version(self, name: str, version: str) -> VersionRecord | None: ...
 

@@ -14,11 +14,14 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Route
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
@@ -171,6 +174,23 @@ def error_response(status: int, code: str, message: str, **details: Any) -> Resp
     )
 
 
+def reply(model: type[BaseModel], status: HTTPStatus = HTTPStatus.OK) -> dict[int, OpenAPIResponse]:
+    """A route's `responses=`: its success reply, `model` as JSON with `status`, for the OpenAPI document
+    (the document adds the error replies). The handler still answers through `json_response`."""
+    content: Any = {content_types.APPLICATION_JSON: {"model": model}}
+    return {status.value: {"description": status.phrase, "content": content}}
+
+
+def own_body(model: type[BaseModel]) -> dict[str, Any]:
+    """A route's `openapi_extensions=` documenting the body it parses itself with `parse_body` (which
+    Powertools cannot see). `model` must be self-contained: no nested models to reference."""
+    schema = model.model_json_schema()
+    if "$defs" in schema:
+        raise ValueError(f"{model.__name__} nests models; declare the body with Body() instead")
+    content = {content_types.APPLICATION_JSON: {"schema": {**schema, "title": model.__name__}}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
 def json_response(body: BaseModel, status: int = HTTPStatus.OK) -> Response[Any]:
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump_json()
@@ -213,6 +233,26 @@ def _no_route(error: NotFoundError) -> Response[Any]:
 
 def _not_json(error: RequestUnsupportedContentType) -> Response[Any]:
     return _domain_error(UnsupportedMediaType("request bodies must be JSON"))
+
+
+class UnknownParameter(LambdaopsError):
+    """400: a query parameter the route does not define; a misspelt filter must not silently widen a
+    listing."""
+
+    status, code = 400, "UnknownParameter"
+
+
+def _refuse_unknown_query(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    route: Route | None = app.context.get("_route")
+    given = app.current_event.resolved_query_string_parameters or {}
+    if route is not None and given:
+        known = {param.alias for param in route.dependant.query_params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise UnknownParameter(
+                f"unknown query parameter '{unknown[0]}'", parameters=unknown, allowed=sorted(known)
+            )
+    return next_middleware(app)
 
 
 class JsonApiResolver(APIGatewayRestResolver):
@@ -260,6 +300,7 @@ def build_resolver(logger: Logger) -> APIGatewayRestResolver:
     app.exception_handler(RequestUnsupportedContentType)(_not_json)
     app.not_found(_no_route)
     app.exception_handler(Exception)(bug)
+    app.use([_refuse_unknown_query])
     return app
 
 

@@ -49,7 +49,7 @@ from lambdaops.registry.artifacts import Artifact
 from lambdaops.registry.lookups import require_model, require_version, require_version_of
 from lambdaops.registry.policies import MethodOverrides
 from lambdaops.registry.schemas import InputSchema, ModelRecord
-from lambdaops.registry.store import RegistryStore
+from lambdaops.registry.store import RegistryStore, TagFilter
 
 DRIFT_SCORE = "DriftScore"
 FEATURE_DRIFTED = "FeatureDrifted"
@@ -102,7 +102,36 @@ def summarize_report(report: DriftReport) -> DriftReportSummary:
     return DriftReportSummary.model_validate(report.model_dump(include=set(DriftReportSummary.model_fields)))
 
 
-def alert_message(report: DriftReport) -> tuple[str, dict[str, Any]]:
+def next_step(report: DriftReport, *, retraining: bool) -> str:
+    """What the person reading the alert should do, in the order they should do it."""
+    model, version = report.model, report.version
+    steps = []
+    if report.data_quality_failed:
+        steps.append(
+            "Fix the data first: each data_quality_failures entry names the feature, the check and examples; "
+            "a broken upstream feed is not drift, and retraining on it would learn the breakage."
+        )
+    if report.dataset_drift:
+        steps.append(
+            f"Read the report ({report.report_uri}, or GET /models/{model}/drift) and compare the drifted "
+            f"features with {model} {version}'s baseline to decide whether the inputs really changed."
+        )
+    if retraining:
+        steps.append(
+            f"A training run was requested on {model}'s newest dataset: follow it with `lambdaops runs "
+            f"--model {model}`; it reaches staging only through the model's gates, then canary it."
+        )
+    else:
+        steps.append(
+            f"If they did, retrain {model} on fresh data (POST /training) and canary the new version "
+            "against this one before promoting it."
+        )
+    return " ".join(steps)
+
+
+def alert_message(report: DriftReport, *, retraining: bool = False) -> tuple[str, dict[str, Any]]:
+    """The subject names the model, version and finding; the message says what to do next (`next_step`)
+    before the figures. `retraining` says whether the scan asked for a training run."""
     what = []
     if report.dataset_drift:
         what.append(f"drift in {len(report.drifted_features)} of {len(report.features)} features")
@@ -113,6 +142,7 @@ def alert_message(report: DriftReport) -> tuple[str, dict[str, Any]]:
     message = {
         "model": report.model,
         "version": report.version,
+        "next_step": next_step(report, retraining=retraining),
         "report_id": report.report_id,
         "report_uri": report.report_uri,
         "rows": report.rows,
@@ -217,7 +247,7 @@ class DriftMonitor:
     def _production_models(self) -> Iterator[ModelRecord]:
         token: str | None = None
         while True:
-            page = self._registry.list_models(100, token)
+            page = self._registry.list_models(TagFilter(), 100, token)
             yield from (model for model in page.items if model.production_version is not None)
             if page.next_token is None:
                 return
@@ -246,7 +276,7 @@ class DriftMonitor:
             self._metrics.gauge(FEATURE_DRIFTED, float(result.drifted), **dimensions)
         self._metrics.gauge(DATASET_DRIFT, float(report.dataset_drift), model=model.name)
         if report.dataset_drift or report.data_quality_failed:
-            subject, message = alert_message(report)
+            subject, message = alert_message(report, retraining=model.drift.retrain_on_drift)
             self._alerts.publish(subject, message, {"model": model.name, "version": version})
             outcome.alerts += 1
             if model.drift.retrain_on_drift:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
-from lambdaops_tools import cli, render
+from lambdaops_tools import cli, progress, render
 from lambdaops_tools.client import LambdaopsClient
+from lambdaops_tools.exits import CommandError
+from lambdaops_tools.target import Target
 
 BUCKET = "lambdaops-artifacts"
 DATASET = f"s3://{BUCKET}/datasets/churn/20261201T210000Z/"
@@ -177,9 +181,9 @@ class SleeplessApi(FakeApi):
         return super().wait_for_run(run_id, poll_s, timeout_s, on_update, self.sleeps.append, clock)
 
 
-class Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
+def context(api: LambdaopsClient, out: io.StringIO, err: io.StringIO, as_json: bool = False) -> cli.Context:
+    target = Target(api.api_url, Path("unused.json"), None, BUCKET)
+    return cli.Context(api, target, cli.Output(out, err, as_json))
 
 
 def test_a_succeeded_run_shows_its_header_jobs_and_holdout_metrics_beside_production() -> None:
@@ -330,7 +334,7 @@ def test_the_progress_line_of_a_tuning_job_and_of_steps_without_a_job() -> None:
 
 
 def test_the_runs_table_has_a_row_per_run() -> None:
-    lines = render.runs_table([succeeded_run(), failed_run()])
+    lines = render.to_text(render.runs_table({"items": [succeeded_run(), failed_run()]})).splitlines()
 
     assert lines[0].split() == [
         "RUN",
@@ -405,8 +409,9 @@ def test_runs_lists_and_runs_compare_compares() -> None:
     listing = parser.parse_args(["runs", "--model", "churn", "--status", "failed"])
     compare = parser.parse_args(["runs", "--json", "compare", "A", "B"])
 
-    assert (listing.act, listing.model, listing.status) == (cli._list_runs, "churn", "failed")
-    assert (compare.act, compare.a, compare.b, compare.json) == (cli._compare_runs, "A", "B", True)
+    assert (listing.model, listing.status) == ("churn", "failed")
+    assert (listing.view, compare.view) == (render.runs_table, render.runs_comparison_view)
+    assert (compare.call, compare.a, compare.b, compare.json) == (cli._compare_runs, "A", "B", True)
     assert parser.parse_args(["runs", "compare", "A", "B"]).json is False
 
 
@@ -422,9 +427,9 @@ def test_following_writes_a_line_per_change_then_the_run_and_exits_by_its_outcom
         running_run("Train", TRAINING_PROGRESS | {"epoch": 4}),
         final,
     ]
-    api, out, err, sleeps = FakeApi(states), io.StringIO(), io.StringIO(), list[float]()
+    out, err, sleeps = io.StringIO(), io.StringIO(), list[float]()
 
-    assert cli.follow(api, final["run_id"], out, err, sleep=sleeps.append) == code
+    assert cli.follow(context(FakeApi(states), out, err), final["run_id"], sleep=sleeps.append) == code
 
     lines = out.getvalue().splitlines()
     assert lines[:4] == [
@@ -439,29 +444,37 @@ def test_following_writes_a_line_per_change_then_the_run_and_exits_by_its_outcom
     assert err.getvalue() == ""
 
 
-def test_on_a_terminal_the_progress_line_is_redrawn_in_place() -> None:
+def test_on_a_terminal_each_step_is_printed_above_a_live_bar_that_goes_when_the_run_ends() -> None:
     states = [
-        running_run("Train", TRAINING_PROGRESS | {"epoch": 10}),
+        running_run("Train", TRAINING_PROGRESS | {"epoch": 2}),
+        running_run("Train", TRAINING_PROGRESS | {"epoch": 4}),
         running_run("Evaluate"),
         succeeded_run(),
     ]
-    out = Terminal()
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=120, color_system=None)
 
-    cli.follow_run(FakeApi(states), "20261201-214939-a1b2", out, tty=True, width=40, sleep=lambda _: None)
+    final = progress.follow_run(FakeApi(states), "20261201-214939-a1b2", terminal, sleep=lambda _: None)
 
-    first, second, third = out.getvalue().rstrip("\n").split("\r")[1:]
-    assert first == render.progress_line(states[0])[:39]
-    assert second == "[Evaluate] running".ljust(len(first))
-    assert third == "[Done] succeeded".ljust(len("[Evaluate] running"))
-    assert out.getvalue().endswith("\n") and out.getvalue().count("\n") == 1
+    assert final == succeeded_run()
+    assert re.findall(r"step \w+", screen.getvalue()) == ["step Train", "step Evaluate", "step Done"]
+    assert screen.getvalue().endswith("\x1b[2K")  # the bar is cleared: what stays is the steps
+
+
+def test_the_live_bar_counts_epochs_or_trials() -> None:
+    training = running_run("Train", TRAINING_PROGRESS)
+    tuning = tuning_run() | {"status": "running", "progress": {"trials_completed": 2, "trials_running": 1}}
+
+    assert progress._bar(training) == (5, 3)  # hyperparameters' epochs, the progress' epoch
+    assert progress._bar(tuning) == (3, 2)  # tuning's max_jobs, trials completed
+    assert progress._bar(running_run("Validate")) == (None, 0)
 
 
 def test_follow_with_json_writes_progress_to_stderr_and_the_run_to_stdout() -> None:
     out, err = io.StringIO(), io.StringIO()
-
     api = FakeApi([running_run("Evaluate"), failed_run()])
 
-    code = cli.follow(api, failed_run()["run_id"], out, err, as_json=True, sleep=lambda _: None)
+    code = cli.follow(context(api, out, err, as_json=True), failed_run()["run_id"], sleep=lambda _: None)
 
     assert code == 1
     assert json.loads(out.getvalue()) == failed_run()
@@ -502,9 +515,10 @@ def test_train_with_wait_prints_the_started_run_then_follows_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api = SleeplessApi([running_run("Train", TRAINING_PROGRESS), failed_run()])
-    monkeypatch.setattr(cli, "_client", lambda args: api)
+    monkeypatch.setattr(cli, "LambdaopsClient", lambda url: api)
 
-    code = cli.main(["train", "churn", "--dataset-uri", DATASET, "--hyperparameter", "epochs=7", "--wait"])
+    train = ["train", "churn", "--dataset-uri", DATASET, "--hyperparameter", "epochs=7", "--wait"]
+    code = cli.main(["--api-url", api.api_url, *train])
 
     assert code == 1
     assert api.calls[0] == (
@@ -512,9 +526,9 @@ def test_train_with_wait_prints_the_started_run_then_follows_it(
         "/training",
         {"model": "churn", "dataset_uri": DATASET, "hyperparameters": {"epochs": 7}},
     )
-    output = capsys.readouterr().out
-    started, _, rest = output.partition("}\n")
-    assert json.loads(started + "}") == {"run_id": "20261201-214939-a1b2", "execution_arn": "arn:started"}
+    output = capsys.readouterr().out.splitlines()
+    assert output[:2] == ["run_id         20261201-214939-a1b2", "execution_arn  arn:started"]
+    rest = "\n".join(output[2:])
     assert rest.splitlines()[:2] == [
         render.progress_line(running_run("Train", TRAINING_PROGRESS)),
         "[Train] failed",
@@ -529,7 +543,7 @@ class FakeS3:
         self.bodies: dict[str, bytes] = {}
         self.on_put = on_put
 
-    def upload_file(self, filename: str, bucket: str, key: str) -> None:
+    def upload_file(self, filename: str, bucket: str, key: str, Callback: Any = None) -> None:  # noqa: N803
         assert bucket == BUCKET
         self.keys.append(key)
         self.bodies[key] = Path(filename).read_bytes()
@@ -566,14 +580,14 @@ def test_a_dataset_with_a_manifest_starts_its_run_by_the_upload_with_the_flags_i
     api = FakeApi()
     api.listed = lambda: [older]
     s3 = FakeS3(lambda key: setattr(api, "listed", lambda: next(pages)))
-    monkeypatch.setattr(cli, "_bucket", lambda args, option: (s3, BUCKET))
+    monkeypatch.setattr(Target, "s3", lambda self: s3)
     args = cli.build_parser().parse_args(
         ["train", "churn", "--dataset", str(folder), "--dataset-id", "v1", "--hyperparameter", "epochs=9"]
     )
 
     sleeps: list[float] = []
 
-    started = cli._upload_dataset(api, args, sleep=sleeps.append)
+    started = cli._upload_dataset(context(api, io.StringIO(), io.StringIO()), args, sleep=sleeps.append)
 
     assert started == {"run_id": uploaded["run_id"], "execution_arn": uploaded["execution_arn"]}
     assert sleeps == [1.0, 1.0]
@@ -597,12 +611,12 @@ def test_a_dataset_without_a_manifest_gets_one_written_from_the_flags_which_star
     api = FakeApi()
     api.listed = lambda: []
     s3 = FakeS3(lambda key: setattr(api, "listed", lambda: [uploaded]))
-    monkeypatch.setattr(cli, "_bucket", lambda args, option: (s3, BUCKET))
+    monkeypatch.setattr(Target, "s3", lambda self: s3)
     args = cli.build_parser().parse_args(
         ["train", "churn", "--dataset", str(folder), "--dataset-id", "v2", "--label", "churned"]
     )
 
-    started = cli._upload_dataset(api, args, sleep=lambda _: None)
+    started = cli._upload_dataset(context(api, io.StringIO(), io.StringIO()), args, sleep=lambda _: None)
 
     assert started["run_id"] == uploaded["run_id"]
     assert s3.keys == [prefix + name for name in ("train.csv", "validation.csv", "manifest.json")]
@@ -614,10 +628,12 @@ def test_a_dataset_without_a_manifest_or_a_label_is_refused_before_any_upload(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3 = FakeS3(lambda key: None)
-    monkeypatch.setattr(cli, "_bucket", lambda args, option: (s3, BUCKET))
+    monkeypatch.setattr(Target, "s3", lambda self: s3)
     args = cli.build_parser().parse_args(["train", "churn", "--dataset", str(dataset_folder(tmp_path, None))])
 
-    with pytest.raises(SystemExit, match="pass --label"):
-        cli._upload_dataset(FakeApi(), args)
+    with pytest.raises(CommandError, match="pass --label") as refused:
+        cli._upload_dataset(context(FakeApi(), io.StringIO(), io.StringIO()), args)
+
+    assert refused.value.exit_code == 2
 
     assert s3.keys == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -12,12 +13,34 @@ from urllib.parse import quote, urlencode, urlsplit
 
 
 class ApiError(Exception):
+    """The API's error reply, `{"error": {code, message, details}}`."""
+
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any]) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+
+
+class ApiUnreachable(Exception):
+    """No reply at all: nothing listens at the URL, the name does not resolve, or it timed out."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the API at {url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+class AwsSetupMissing(Exception):
+    """A deployed API's request cannot be signed: no AWS region or no credentials in boto3's chain."""
+
+
+def _not_ours(status: int, text: str) -> str:
+    """A reply without the error shape (API Gateway's own `{"message"}`, a proxy's page) in one line."""
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        text = str(json.loads(text)["message"])
+    return f"HTTP {status}: " + " ".join(text.split())[:300]
 
 
 def _is_local(url: str) -> bool:
@@ -42,14 +65,18 @@ class LambdaopsClient:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
                 text = reply.read().decode()
         except urllib.error.HTTPError as error:
-            text = error.read().decode()
+            text = error.read().decode(errors="replace")
             try:
                 problem = json.loads(text)["error"]
             except (ValueError, KeyError, TypeError):
-                problem = {"code": "HttpError", "message": text[:500], "details": {}}
+                problem = {"code": "HttpError", "message": _not_ours(error.code, text), "details": {}}
             raise ApiError(
                 error.code, problem["code"], problem["message"], problem.get("details", {})
             ) from None
+        except urllib.error.URLError as error:
+            raise ApiUnreachable(self.api_url, str(error.reason)) from None
+        except (ConnectionError, TimeoutError) as error:  # a reset or a timeout while reading the reply
+            raise ApiUnreachable(self.api_url, str(error) or type(error).__name__) from None
         return json.loads(text) if text else None
 
     @staticmethod
@@ -59,8 +86,19 @@ class LambdaopsClient:
         from botocore.awsrequest import AWSRequest
 
         session = boto3.session.Session()
+        credentials = session.get_credentials()
+        if session.region_name is None:
+            raise AwsSetupMissing(
+                "no AWS region for signing requests to the deployed API: set AWS_DEFAULT_REGION"
+                " (or a region in your AWS profile)"
+            )
+        if credentials is None:
+            raise AwsSetupMissing(
+                "no AWS credentials for the deployed API: run `aws configure` or `aws sso login`,"
+                " or set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
         aws_request = AWSRequest(method=method, url=url, data=data, headers=headers)
-        SigV4Auth(session.get_credentials(), "execute-api", session.region_name).add_auth(aws_request)
+        SigV4Auth(credentials, "execute-api", session.region_name).add_auth(aws_request)
         return dict(aws_request.headers.items())
 
     def create_model(
@@ -81,8 +119,11 @@ class LambdaopsClient:
     def get_model(self, name: str) -> Any:
         return self.request("GET", f"/models/{quote(name)}")
 
-    def list_models(self, limit: int | None = None, next_token: str | None = None) -> Any:
-        return self.request("GET", "/models", query={"limit": limit, "next_token": next_token})
+    def list_models(
+        self, limit: int | None = None, next_token: str | None = None, tag: str | None = None
+    ) -> Any:
+        """`tag` is `key` or `key=value`, as for versions."""
+        return self.request("GET", "/models", query={"tag": tag, "limit": limit, "next_token": next_token})
 
     def register_version(self, name: str, artifact_uri: str, **fields: Any) -> Any:
         body = {"artifact_uri": artifact_uri, **{k: v for k, v in fields.items() if v is not None}}
@@ -94,8 +135,12 @@ class LambdaopsClient:
     def get_version(self, name: str, version: str) -> Any:
         return self.request("GET", f"/models/{quote(name)}/versions/{quote(version)}")
 
-    def update_version(self, name: str, version: str, **fields: Any) -> Any:
-        return self.request("PATCH", f"/models/{quote(name)}/versions/{quote(version)}", fields)
+    def update_version(
+        self, name: str, version: str, tags: dict[str, str] | None = None, description: str | None = None
+    ) -> Any:
+        """`tags` replaces the version's whole set of tags."""
+        body = {k: v for k, v in {"tags": tags, "description": description}.items() if v is not None}
+        return self.request("PATCH", f"/models/{quote(name)}/versions/{quote(version)}", body)
 
     def compare(self, name: str, a: str, b: str) -> Any:
         return self.request("GET", f"/models/{quote(name)}/compare", query={"a": a, "b": b})
@@ -188,15 +233,44 @@ class LambdaopsClient:
     ) -> Any:
         """Polls until the run is no longer `running`, calling `on_update(run)` whenever it changes;
         the final run. `TimeoutError` after `timeout_s` (None: wait as long as it takes)."""
-        deadline = None if timeout_s is None else clock() + timeout_s
-        last: Any = None
-        while True:
-            run = self.get_run(run_id)
-            if run != last and on_update is not None:
-                on_update(run)
-            last = run
-            if run["status"] != "running":
-                return run
-            if deadline is not None and clock() >= deadline:
-                raise TimeoutError(f"training run {run_id} is still running after {timeout_s:g} s")
-            sleep(poll_s)
+        return poll(
+            lambda: self.get_run(run_id), f"training run {run_id}", poll_s, timeout_s, on_update, sleep, clock
+        )
+
+    def wait_for_canary(
+        self,
+        name: str,
+        poll_s: float = 2.0,
+        timeout_s: float | None = 24 * 3600.0,
+        on_update: Callable[[Any], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Any:
+        """Polls the model's latest canary rollout until it is no longer `running`, as `wait_for_run`."""
+        return poll(
+            lambda: self.get_canary(name), f"the canary of {name}", poll_s, timeout_s, on_update, sleep, clock
+        )
+
+
+def poll(
+    fetch: Callable[[], Any],
+    what: str,
+    poll_s: float,
+    timeout_s: float | None,
+    on_update: Callable[[Any], None] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> Any:
+    """Fetches until the `status` is no longer `running`, calling `on_update` on each change."""
+    deadline = None if timeout_s is None else clock() + timeout_s
+    last: Any = None
+    while True:
+        state = fetch()
+        if state != last and on_update is not None:
+            on_update(state)
+        last = state
+        if state["status"] != "running":
+            return state
+        if deadline is not None and clock() >= deadline:
+            raise TimeoutError(f"{what} is still running after {timeout_s:g} s")
+        sleep(poll_s)

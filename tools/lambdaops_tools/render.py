@@ -1,11 +1,17 @@
-"""Plain-text views of training runs for the CLI: pure functions from the API's JSON to lines."""
+"""The CLI's views: pure functions from the API's JSON to rich tables, or to plain lines (a run's
+detail, its progress line, the trials), which the demo prints too."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Column, Table
+from rich.text import Text
 
 Run = Mapping[str, Any]
 """A run as `GET /training/{run_id}` returns it (see `lambdaops.training.schemas.RunRecord`)."""
@@ -233,25 +239,6 @@ def run_lines(run: Run) -> list[str]:
     return lines
 
 
-def runs_table(items: Sequence[Run]) -> list[str]:
-    """A page of runs, one row each."""
-    rows = [["RUN ID", "MODEL", "TRIGGER", "STATUS", "STEP", "VERSION", "ACCURACY", "STARTED"]]
-    for run in items:
-        rows.append(
-            [
-                str(run.get("run_id")),
-                str(run.get("model")),
-                str(run.get("trigger")),
-                str(run.get("status")),
-                str(run.get("step")),
-                format_value(run.get("registered_version")),
-                format_value((run.get("metrics") or {}).get("accuracy")),
-                format_value(run.get("started_at")),
-            ]
-        )
-    return table(rows)
-
-
 def effective_hyperparameters(run: Run) -> dict[str, Any]:
     """What the registered version trained with: the run's hyperparameters and its best trial's tuned ones."""
     values = dict(run.get("hyperparameters") or {})
@@ -322,3 +309,284 @@ def compare_lines(a: Run, b: Run) -> list[str]:
     ]
     lines += _section("job metrics", table(job, "  ") if len(job) > 1 else [])
     return lines
+
+
+Page = Mapping[str, Any]
+"""A listing's reply, `{items, next_token}`."""
+
+
+def to_text(view: RenderableType, width: int = 10_000) -> str:
+    """A view as plain text, as a pipe gets it: no colours, no wrapping, no padding at line ends."""
+    text = io.StringIO()
+    Console(file=text, width=width, color_system=None).print(view)
+    return "".join(line.rstrip() + "\n" for line in text.getvalue().splitlines())
+
+
+def cell(value: Any) -> str:
+    """A value in one cell: mappings of scalars as `k=v` (without the empty ones), of objects as their
+    keys, lists joined."""
+    if isinstance(value, Mapping):
+        if all(not isinstance(item, Mapping | list) for item in value.values()):
+            pairs = [f"{key}={format_value(item)}" for key, item in value.items() if item is not None]
+            return ", ".join(pairs) or MISSING
+        if all(isinstance(item, Mapping) for item in value.values()):
+            return ", ".join(value)
+        return json.dumps(value, separators=(", ", ": "))
+    if isinstance(value, list):
+        if all(not isinstance(item, Mapping | list) for item in value):
+            return ", ".join(map(format_value, value)) or MISSING
+        return json.dumps(value, separators=(", ", ": "))
+    return format_value(value)
+
+
+def _table(*columns: str, caption: str | None = None) -> Table:
+    """Columns wrap on a narrow terminal, ids and ARNs included (fold), rather than lose their ends."""
+    return Table(
+        *(Column(header, overflow="fold") for header in columns),
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        caption=caption,
+        caption_justify="left",
+    )
+
+
+def _add(table: Table, *cells: Any) -> None:
+    """Cells as text, never as rich markup (a tag or a reason may hold `[...]`)."""
+    table.add_row(*(Text(cell(value)) for value in cells))
+
+
+def _listing(page: Page, what: str, table: Table) -> RenderableType:
+    if not page.get("items"):
+        return Text(f"no {what}")
+    if page.get("next_token"):
+        table.caption = f"more: --next-token {page['next_token']}"
+    return table
+
+
+def _actor(arn: Any) -> str:
+    """An IAM ARN's last part (`user/reviewer` is `reviewer`), which is what a person reads."""
+    return str(arn).rsplit("/", 1)[-1] if arn else MISSING
+
+
+def details(record: Mapping[str, Any]) -> RenderableType:
+    """Any record as `field  value` rows, leaving out what is empty (a lineage of nulls included)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for name, value in record.items():
+        shown = _schema(value) if name == "input_schema" else cell(value)
+        if value not in ({}, []) and shown != MISSING:
+            grid.add_row(Text(name, style="bold"), Text(shown))
+    return grid
+
+
+def _schema(schema: Mapping[str, Any]) -> str:
+    return ", ".join(f"{f['name']} ({f['type']})" for f in schema.get("features") or [])
+
+
+def models_table(page: Page) -> RenderableType:
+    table = _table("NAME", "PRODUCTION", "STAGING", "LATEST", "TAGS", "DESCRIPTION")
+    for model in page.get("items") or []:
+        _add(
+            table,
+            model["name"],
+            model.get("production_version"),
+            model.get("staging_versions"),
+            model.get("latest_version"),
+            model.get("tags"),
+            model.get("description") or None,
+        )
+    return _listing(page, "models", table)
+
+
+def versions_table(page: Page, metric_columns: int = 3) -> RenderableType:
+    """A column for each of the first few metrics the page's versions have."""
+    items = page.get("items") or []
+    metrics = _names(*(version.get("metrics") for version in items))[:metric_columns]
+    table = _table("VERSION", "STAGE", *(name.upper() for name in metrics), "TAGS", "DESCRIPTION", "CREATED")
+    for version in items:
+        scores = [(version.get("metrics") or {}).get(name) for name in metrics]
+        _add(
+            table,
+            version["version"],
+            version["stage"],
+            *scores,
+            version.get("tags"),
+            version.get("description") or None,
+            version.get("created_at"),
+        )
+    return _listing(page, "versions", table)
+
+
+def history_table(page: Page) -> RenderableType:
+    table = _table("AT", "ACTION", "VERSION", "FROM", "TO", "ACTOR", "APPROVED BY", "REASON")
+    for entry in page.get("items") or []:
+        _add(
+            table,
+            entry["at"],
+            entry["action"],
+            entry["version"],
+            entry.get("from_stage"),
+            entry["to_stage"],
+            _actor(entry.get("actor")),
+            _actor(entry.get("approved_by")) if entry.get("approved_by") else None,
+            entry.get("reason") or None,
+        )
+    return _listing(page, "history", table)
+
+
+def runs_table(page: Page) -> RenderableType:
+    """A page of runs, one row each."""
+    table = _table("RUN ID", "MODEL", "TRIGGER", "STATUS", "STEP", "VERSION", "ACCURACY", "STARTED")
+    for run in page.get("items") or []:
+        _add(
+            table,
+            run.get("run_id"),
+            run.get("model"),
+            run.get("trigger"),
+            run.get("status"),
+            run.get("step"),
+            run.get("registered_version"),
+            (run.get("metrics") or {}).get("accuracy"),
+            run.get("started_at"),
+        )
+    return _listing(page, "training runs", table)
+
+
+def run_view(run: Run) -> RenderableType:
+    return Text("\n".join(run_lines(run)))
+
+
+def runs_comparison_view(comparison: Mapping[str, Any]) -> RenderableType:
+    return Text("\n".join(compare_lines(comparison["a"], comparison["b"])))
+
+
+def stage_change(change: Mapping[str, Any]) -> RenderableType:
+    return Text(f"{change['version']}: {change.get('previous_stage')} -> {change['stage']}")
+
+
+def rollback_view(rollback: Mapping[str, Any]) -> RenderableType:
+    return Text(
+        f"production is {rollback['production_version']} (rolled back from {rollback['rolled_back_from']})"
+    )
+
+
+def comparison_view(comparison: Mapping[str, Any]) -> RenderableType:
+    """`compare A B`: metrics with deltas, then what else differs."""
+    a, b = comparison["a"], comparison["b"]
+    parts: list[RenderableType] = []
+    metrics = _table("METRIC", a, b, "DELTA")
+    for name, values in (comparison.get("metrics") or {}).items():
+        _add(metrics, name, values.get("a"), values.get("b"), format_delta(values.get("delta")))
+    if metrics.row_count:
+        parts.append(metrics)
+    for title in ("params", "lineage"):
+        differing = _table(title.upper(), a, b)
+        for name, values in (comparison.get(title) or {}).items():
+            if values.get("a") != values.get("b"):
+                _add(differing, name, values.get("a"), values.get("b"))
+        if differing.row_count:
+            parts += [Text(""), differing]
+    schema = {key: names for key, names in (comparison.get("input_schema") or {}).items() if names}
+    if schema:
+        parts += [Text(""), Text("input schema: " + "; ".join(f"{k} {cell(v)}" for k, v in schema.items()))]
+    return Group(*parts) if parts else Text(f"{a} and {b} do not differ")
+
+
+def traffic_view(split: Mapping[str, Any]) -> RenderableType:
+    table = _table("VARIANT", "VERSION", "WEIGHT")
+    for route in split.get("routes") or []:
+        _add(table, route.get("variant") or route["version"], route["version"], f"{route['weight']}%")
+    shadow = split.get("shadow")
+    if not shadow:
+        return table
+    return Group(table, Text(f"shadow: {shadow['version']} on {shadow['sample_rate']:.0%} of requests"))
+
+
+def arm(figures: Mapping[str, Any] | None) -> str:
+    """A canary arm's figures for a step: `0/64 errors, p99 3.2 ms`."""
+    if not figures or not figures.get("invocations"):
+        return "no requests"
+    p99 = figures.get("p99_ms")
+    latency = f", p99 {p99:.1f} ms" if p99 is not None else ""
+    return f"{figures['errors']}/{figures['invocations']} errors{latency}"
+
+
+def canary_line(rollout: Mapping[str, Any]) -> str:
+    """Where a rollout is, in one line: `1.2.0 over 1.1.0: running, step 1 of 2 (50%)`."""
+    total = len((rollout.get("settings") or {}).get("steps") or []) or len(rollout.get("steps") or [])
+    line = f"{rollout['version']} over {rollout['incumbent']}: {rollout['status']}"
+    if rollout.get("steps"):
+        line += f", step {rollout['step'] + 1} of {total} ({rollout['weight']}%)"
+    if rollout["status"] != "running" and rollout.get("reason"):
+        line += f": {rollout['reason']}"
+    return line
+
+
+def canary_view(rollout: Mapping[str, Any]) -> RenderableType:
+    """A rollout: where it is, then each step with the figures it was judged on."""
+    if "status" not in rollout:  # a rollout just started: `{execution_arn}`
+        return details(rollout)
+    steps = _table("STEP", "WEIGHT", "CANARY", "INCUMBENT", "VERDICT", "STARTED")
+    for number, step in enumerate(rollout.get("steps") or [], start=1):
+        _add(
+            steps,
+            number,
+            f"{step['weight']}%",
+            arm(step.get("canary")),
+            arm(step.get("incumbent")),
+            step.get("verdict") or "judging",
+            step.get("started_at"),
+        )
+    return Group(Text(canary_line(rollout)), steps) if steps.row_count else Text(canary_line(rollout))
+
+
+def drift_view(report: Mapping[str, Any]) -> RenderableType:
+    """A drift check (its features and data-quality findings), or past checks without data."""
+    if "items" in report:
+        return drift_history_table(report)
+    verdict = "drift" if report.get("dataset_drift") else "no drift"
+    drifted, checked = len(report.get("drifted_features") or []), len(report.get("features") or {})
+    threshold = format_value(report.get("dataset_drift_threshold"))
+    head = Text(
+        f"{report.get('model')} {report.get('version')}: {verdict} ({drifted} of {checked} features"
+        f" drifted, threshold {threshold}), {report.get('rows')} rows"
+    )
+    features = _table("FEATURE", "KIND", "METHOD", "STATISTIC", "P-VALUE", "THRESHOLD", "DRIFTED")
+    for name, feature in (report.get("features") or {}).items():
+        _add(
+            features,
+            name,
+            feature.get("kind"),
+            feature.get("method"),
+            feature.get("statistic"),
+            feature.get("p_value"),
+            feature.get("threshold"),
+            "yes" if feature.get("drifted") else "no",
+        )
+    parts: list[RenderableType] = [head, features]
+    findings = _table("SEVERITY", "CHECK", "FEATURE", "MESSAGE")
+    for finding in report.get("data_quality") or []:
+        _add(findings, finding["severity"], finding["check"], finding["feature"], finding["message"])
+    if findings.row_count:
+        parts += [Text(""), findings]
+    parts.append(Text(f"report {report.get('report_id')}: {report.get('report_uri')}"))
+    return Group(*parts)
+
+
+def drift_history_table(page: Page) -> RenderableType:
+    table = _table("CREATED", "REPORT", "VERSION", "TRIGGER", "ROWS", "DRIFT", "DRIFTED FEATURES", "QUALITY")
+    for item in page.get("items") or []:
+        _add(
+            table,
+            item["created_at"],
+            item["report_id"],
+            item["version"],
+            item["trigger"],
+            item["rows"],
+            f"{'yes' if item['dataset_drift'] else 'no'} ({item['drift_share']:.0%})",
+            item.get("drifted_features"),
+            "failed" if item.get("data_quality_failed") else "ok",
+        )
+    return _listing(page, "drift reports", table)

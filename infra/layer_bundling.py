@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404 # fixed argument lists, never a shell
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -92,7 +92,7 @@ def compileall_args(tree: str, mounted_at: str) -> list[str]:
 
 def _cache_tag(python: str) -> str | None:
     try:
-        done = subprocess.run(
+        done = subprocess.run(  # nosec B603 # argument list built here from fixed parts, no shell
             [python, "-c", "import sys; print(sys.implementation.cache_tag)"],
             capture_output=True,
             text=True,
@@ -156,7 +156,8 @@ def bytecode_python() -> str | None:
 
 def compile_bytecode(tree: Path, mounted_at: str, python: str) -> None:
     """Writes unchecked-hash `.pyc` files for every module under `tree`, for `python`'s version."""
-    subprocess.run([python, *compileall_args(str(tree.resolve()), mounted_at)], check=True)
+    command = [python, *compileall_args(str(tree.resolve()), mounted_at)]
+    subprocess.run(command, check=True)  # nosec B603 # argument list built here from fixed parts, no shell
 
 
 def prune_installed_packages(site: Path) -> list[Path]:
@@ -183,7 +184,7 @@ def prune_installed_packages(site: Path) -> list[Path]:
 def bundle_dependency_layer(requirements: Path, output_dir: Path, python: str | None) -> None:
     """A dependency layer in `output_dir/python`; compiled by `python` unless it is None."""
     target = output_dir / "python"
-    subprocess.run(
+    subprocess.run(  # nosec B603 # argument list built here from fixed parts, no shell
         [sys.executable, "-m", "pip", *pip_install_args(str(requirements), str(target))], check=True
     )
     prune_installed_packages(target)

@@ -1,5 +1,5 @@
 """The one lambdaops stack: storage, alerts, training, functions, API, state machines, schedules, dataset
-uploads and alarms, built from `DEPLOYMENT`."""
+uploads, alarms and the dashboard, built from `DEPLOYMENT` and the deployment's context (`StackOptions`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from constructs import Construct
 
 from infra.components.alerts import Alerts
 from infra.components.api import Api
+from infra.components.dashboard import Dashboard
 from infra.components.functions import Functions
 from infra.components.monitoring import Monitoring
 from infra.components.rollouts import StateMachines
 from infra.components.schedules import Schedules
 from infra.components.storage import Storage
 from infra.components.training import DatasetUploads, Training
+from infra.options import StackOptions
 from lambdaops_tools.deployment import DEPLOYMENT, Deployment
 
 STACK_NAME = "Lambdaops"
@@ -38,9 +40,10 @@ class LambdaopsStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         for flag, value in FEATURE_FLAGS.items():
             self.node.set_context(flag, value)
+        self.options = StackOptions.of(self)
         self.storage = Storage(self, "Storage", table=deployment.table, bucket=deployment.bucket)
         # Before the functions: the ones that publish alerts carry the topic's ARN in their environment.
-        self.alerts = Alerts(self, "Alerts", spec=deployment.alerts_topic)
+        self.alerts = Alerts(self, "Alerts", spec=deployment.alerts_topic, options=self.options)
         # Before the functions too: the pipeline function names the jobs' role, image and trainer source.
         self.training = Training(self, "Training", trainer=deployment.trainer)
         self.functions = Functions(
@@ -49,11 +52,14 @@ class LambdaopsStack(cdk.Stack):
             deployment=deployment,
             table=self.storage.table,
             bucket=self.storage.bucket,
+            bucket_key=self.storage.bucket_key,
             alerts_topic=self.alerts.topic,
             training=self.training,
         )
         self.training.grant_job_access(self.functions.grant_targets)
-        self.api = Api(self, "Api", deployment=deployment, functions=self.functions.functions)
+        self.api = Api(
+            self, "Api", deployment=deployment, functions=self.functions.functions, options=self.options
+        )
         self.state_machines = StateMachines(
             self,
             "StateMachines",
@@ -73,11 +79,24 @@ class LambdaopsStack(cdk.Stack):
             functions=self.functions.functions,
             dead_letter_queue=self.schedules.dead_letter_queue,
         )
+        machines = self.state_machines.machines
+        dashboard_name = f"{self.stack_name}-models"
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             alerts_topic=self.alerts.topic,
             dead_letter_queue=self.schedules.dead_letter_queue,
+            api_stage=self.api.rest_api.deployment_stage,
+            training_machine=machines["train-and-register"],
+            dashboard_name=dashboard_name,
+        )
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=dashboard_name,
+            alarms=self.monitoring.alarms,
+            training_machine=machines["train-and-register"],
+            canary_machine=machines["canary-rollout"],
         )
         cdk.CfnOutput(self, "ApiUrl", value=self.api.rest_api.url)
         cdk.CfnOutput(self, "TableName", value=self.storage.table.table_name)

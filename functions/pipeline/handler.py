@@ -20,6 +20,7 @@ from lambdaops.aws.sagemaker_jobs import SageMakerJobs, training_instance_types
 from lambdaops.promotion.stage_changes import Promotion
 from lambdaops.registry.catalog import Registry
 from lambdaops.runtime import wiring
+from lambdaops.runtime.metrics import EmfMetrics
 from lambdaops.runtime.settings import PipelineSettings
 from lambdaops.training.datasets import Datasets
 from lambdaops.training.jobs import JobEnvironment, JobPlanner
@@ -55,6 +56,7 @@ pipeline = TrainingPipeline(
     put_object=s3_put_object(clients.client("s3"), settings.bucket_name, "application/octet-stream"),
     jobs=SageMakerJobs(clients.client("sagemaker")),
     max_data_bytes=settings.max_data_bytes,
+    metrics=EmfMetrics(settings.metrics_namespace, service=logger.service),
 )
 
 

@@ -15,14 +15,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdaops.aws import clients
 from lambdaops.aws.s3_artifacts import s3_put_object
+from lambdaops.operations.readiness import Readiness, preload_readiness
 from lambdaops.runtime import wiring
-from lambdaops.runtime.http import build_resolver, json_response, parse_body
+from lambdaops.runtime.http import build_resolver, json_response, own_body, parse_body, reply
 from lambdaops.runtime.metrics import EmfMetrics
 from lambdaops.runtime.settings import PredictSettings
 from lambdaops.serving.capture import CaptureWriter
 from lambdaops.serving.model_cache import ModelCache
 from lambdaops.serving.predictor import Predictor
-from lambdaops.serving.schemas import PredictRequest
+from lambdaops.serving.schemas import PredictRequest, PredictResponse
 
 logger = Logger()
 app = build_resolver(logger)
@@ -48,13 +49,31 @@ predictor = Predictor(
     capture_sample_rate=settings.capture_sample_rate,
     log=logger,
 )
-predictor.preload(settings.preloaded)
+warmed = predictor.preload(settings.preloaded)
 
 
-@app.post("/models/<name>/predict")
+@app.post(
+    "/models/<name>/predict", responses=reply(PredictResponse), openapi_extensions=own_body(PredictRequest)
+)
 def predict(name: str) -> Response[Any]:
     request = parse_body(PredictRequest, app.current_event.decoded_body)
     return json_response(predictor.predict(name, request))
+
+
+READINESS_REPLY: Any = {"application/json": {"model": Readiness}}
+
+
+@app.get(
+    "/health/predict",
+    responses={
+        200: {"description": "Every preloaded model was loaded and warmed", "content": READINESS_REPLY},
+        503: {"description": "A preloaded model could not be loaded at init", "content": READINESS_REPLY},
+    },
+)
+def readiness() -> Response[Any]:
+    """This instance's preloaded models (`LAMBDAOPS_PRELOAD_MODELS`): warmed at init, still cached."""
+    report = preload_readiness(settings.preloaded, warmed, models.kept)
+    return json_response(report, report.http_status)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

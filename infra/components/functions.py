@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -124,6 +125,7 @@ class Functions(Construct):
         deployment: Deployment,
         table: dynamodb.ITable,
         bucket: s3.IBucket,
+        bucket_key: kms.IKey,
         alerts_topic: sns.ITopic,
         training: Training,
     ) -> None:
@@ -152,6 +154,7 @@ class Functions(Construct):
             training_image_repository_arn=training.image_repository_arn,
             trainer_source_uri=training.source.s3_object_url,
             trainer_source_object_arn=training.source.bucket.arn_for_objects(training.source.s3_object_key),
+            bucket_key_arn=bucket_key.key_arn,
         )
         self.lambdaops_layer = lambda_.LayerVersion(
             self,

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
@@ -28,13 +30,34 @@ DELIVERY_RETRIES = 2
 # instead of burning two more full timeouts and risking duplicate alerts from a half-done run.
 INVOCATION_RETRIES = 1
 
+DEAD_LETTER_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+"""What sending to the KMS-encrypted queue needs, for EventBridge (key policy) and functions (roles)."""
+
 
 def retry_then_dead_letter(function: lambda_.IFunction, dead_letter_queue: sqs.IQueue) -> None:
-    """Lambda's own retries of the function's asynchronous invocations, then the queue."""
+    """Lambda's own retries of the function's asynchronous invocations, then the queue.
+
+    The destination sends with the function's role. Given the queue with its key, CDK would grant it
+    kms:Encrypt, Decrypt, ReEncrypt* and GenerateDataKey*; sending to an SSE-KMS queue needs only
+    GenerateDataKey and Decrypt, so the destination gets the queue without its key and the role those two.
+    """
+    key = dead_letter_queue.encryption_master_key
+    destination_queue = dead_letter_queue
+    if key is not None:
+        assert isinstance(function, Construct), function  # nosec B101 # narrows a type for mypy; nothing runs with -O
+        destination_queue = sqs.Queue.from_queue_attributes(
+            function,
+            "DeadLetterQueue",
+            queue_arn=dead_letter_queue.queue_arn,
+            queue_url=dead_letter_queue.queue_url,
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(DEAD_LETTER_KEY_ACTIONS), resources=[key.key_arn])
+        )
     function.configure_async_invoke(
         retry_attempts=INVOCATION_RETRIES,
         max_event_age=MAX_EVENT_AGE,
-        on_failure=destinations.SqsDestination(dead_letter_queue),
+        on_failure=destinations.SqsDestination(destination_queue),
     )
 
 
@@ -66,16 +89,20 @@ class Schedules(Construct):
         functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
+        self.dead_letter_key = self._dead_letter_key()
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            # A dead-lettered event carries its whole payload (a dataset's bucket and key, a scan's
+            # input): encrypted with a key of this stack, whose policy says which services may write.
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.dead_letter_key,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),
         )
         # On the queue resource itself, not its queue policy (a child construct that raises no finding).
         cfn_queue = self.dead_letter_queue.node.default_child
-        assert isinstance(cfn_queue, sqs.CfnQueue)
+        assert isinstance(cfn_queue, sqs.CfnQueue)  # nosec B101 # narrows a type for mypy; nothing runs with -O
         cdk.Validations.of(cfn_queue).acknowledge(
             cdk.Acknowledgment(
                 id="AwsSolutions-SQS3",
@@ -90,6 +117,38 @@ class Schedules(Construct):
             schedule.name: self._rule(schedule, functions[schedule.function])
             for schedule in deployment.schedules
         }
+
+    def _dead_letter_key(self) -> kms.Key:
+        """The queue's key, usable by EventBridge for this account's rules' undeliverable events.
+
+        Lambda's on-failure destination writes with the function's role, which its grant covers; the
+        rules' dead-letter delivery writes as EventBridge, which only the key policy can let in. The rules
+        are not named here: naming them would make the key depend on them, and they on the queue.
+        """
+        stack = cdk.Stack.of(self)
+        key = kms.Key(
+            self,
+            "DeadLetterKey",
+            description="Encrypts the lambdaops dead-letter queue",
+            enable_key_rotation=True,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeRulesDeadLetter",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=list(DEAD_LETTER_KEY_ACTIONS),
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="events", resource="rule", resource_name="*"
+                        )
+                    },
+                },
+            )
+        )
+        return key
 
     def _rule(self, schedule: ScheduleSpec, function: lambda_.IFunction) -> events.Rule:
         return events.Rule(

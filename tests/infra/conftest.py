@@ -75,18 +75,25 @@ class Synthesized:
         return {rule["id"]: rule["reason"] for rule in metadata["rules_to_suppress"]}
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+FLAGS = {
+    "waf": "true",
+    "api_keys": "true",
+    "alert_emails": "ops@example.com, ml-oncall@example.com",
+    "alert_webhook": "https://hooks.example.com/lambdaops",
+    "slack_workspace_id": "T0123ABCD",
+    "slack_channel_id": "C0123ABCD",
+}
+"""Every optional feature on, as `cdk deploy -c waf=true -c api_keys=true ...` would pass them."""
+
+
+def synthesize(outdir: Path, context: dict[str, Any]) -> Synthesized:
+    """The checked stack synthesized with `context`, bundling off, cdk-nag's findings kept."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
     from infra.stack import add_checked_stack
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(
-        outdir=str(outdir),
-        context={"aws:cdk:bundling-stacks": [], "lambdaops:preload-models": PRELOAD_MODELS},
-    )
+    app = cdk.App(outdir=str(outdir), context={"aws:cdk:bundling-stacks": [], **context})
     stack = add_checked_stack(app)
     try:
         app.synth()
@@ -111,6 +118,18 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         layer_ids={name: _logical_id(layer) for name, layer in layers.items()},
         machine_ids={name: _logical_id(m) for name, m in stack.state_machines.machines.items()},
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default deployment: no optional feature switched on."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), {"lambdaops:preload-models": PRELOAD_MODELS})
+
+
+@pytest.fixture(scope="session")
+def flagged(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The deployment with every optional feature (`FLAGS`) switched on."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.flagged"), FLAGS)
 
 
 def _logical_id(construct: IConstruct) -> str:

@@ -55,8 +55,8 @@ def integrated_function(uri: Any, function_ids: set[str]) -> str:
     return function_id
 
 
-def template_routes(synthesized: Synthesized) -> set[tuple[str, str, str]]:
-    """(method, path, function logical id) for every API Gateway method in the template."""
+def template_routes(synthesized: Synthesized) -> set[tuple[str, str, str, bool]]:
+    """(method, path, function logical id, public) for every API Gateway method in the template."""
     paths = resource_paths(synthesized)
     function_ids = set(synthesized.function_ids.values())
     routes = set()
@@ -65,13 +65,15 @@ def template_routes(synthesized: Synthesized) -> set[tuple[str, str, str]]:
         resource = properties["ResourceId"]
         path = paths[resource["Ref"]] if "Ref" in resource else "/"
         function_id = integrated_function(properties["Integration"]["Uri"], function_ids)
-        routes.add((properties["HttpMethod"], path, function_id))
+        public = properties["AuthorizationType"] == "NONE"
+        routes.add((properties["HttpMethod"], path, function_id, public))
     return routes
 
 
 def test_api_methods_are_exactly_the_declared_routes(synthesized: Synthesized) -> None:
     declared = {
-        (route.method, route.path, synthesized.function_ids[route.function]) for route in DEPLOYMENT.routes
+        (route.method, route.path, synthesized.function_ids[route.function], route.public)
+        for route in DEPLOYMENT.routes
     }
     assert template_routes(synthesized) == declared
 

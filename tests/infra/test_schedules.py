@@ -85,18 +85,32 @@ def test_scheduled_functions_retry_once_then_dead_letter(synthesized: Synthesize
     assert config["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn}}
     function_resource = synthesized.template_json["Resources"][synthesized.function_ids[function]]
     role_id = function_resource["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = synthesized.role_statements(role_id)
     assert any(
         statement["Resource"] == queue_arn and "sqs:SendMessage" in statement["Action"]
-        for policy in synthesized.resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for statement in statements
     )
+    # Exactly what sending to the KMS-encrypted queue needs, not CDK's ReEncrypt*/GenerateDataKey*.
+    queue = synthesized.template_json["Resources"][dead_letter_queue_id(synthesized)]["Properties"]
+    on_key = [statement for statement in statements if statement["Resource"] == queue["KmsMasterKeyId"]]
+    assert [sorted(statement["Action"]) for statement in on_key] == [["kms:Decrypt", "kms:GenerateDataKey"]]
 
 
-def test_dead_letter_queue_is_encrypted_and_ssl_only(synthesized: Synthesized) -> None:
+def test_dead_letter_queue_is_encrypted_with_its_own_key_and_ssl_only(synthesized: Synthesized) -> None:
     queue_id = dead_letter_queue_id(synthesized)
     queue = synthesized.template_json["Resources"][queue_id]["Properties"]
-    assert queue.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in queue
+    key_id = queue["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = synthesized.template_json["Resources"][key_id]
+    assert (key["Type"], key["Properties"]["EnableKeyRotation"]) == ("AWS::KMS::Key", True)
+    # EventBridge writes the rules' undeliverable events as itself: only this account's rules may.
+    [events] = [
+        statement
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"Service": "events.amazonaws.com"}
+    ]
+    assert sorted(events["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert events["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert events["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Join"][1][-1] == ":rule/*"
     assert queue["MessageRetentionPeriod"] == 14 * 24 * ONE_HOUR
     assert any(
         statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import boto3
@@ -185,3 +186,82 @@ def test_functions_start_the_machine_the_stack_names(
     ]
     assert arn["Fn::Join"][1][-1] == f":stateMachine:{name}"
     assert start_execution_resources(synthesized, function) == [arn]
+
+
+def published_message(state_name: str, state: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The Message the training machine's publish state would send for `state`, as moto's ASL interpreter
+    (the one the local stack runs) evaluates its intrinsic functions."""
+    from moto.core.config import default_user_config
+
+    spec = DEPLOYMENT.state_machine("train-and-register")
+    parameters = dict(json.loads(spec.definition.read_text())["States"][state_name]["Parameters"])
+    parameters.pop("TopicArn")
+    definition = {
+        "StartAt": "Publish",
+        "States": {"Publish": {"Type": "Pass", "Parameters": parameters, "End": True}},
+    }
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setitem(default_user_config, "stepfunctions", {"execute_state_machine": True})
+    with mock_aws():
+        client = boto3.client("stepfunctions")
+        arn = client.create_state_machine(
+            name="publish", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        execution = client.start_execution(stateMachineArn=arn, input=json.dumps(state))["executionArn"]
+        for _ in range(100):
+            described = client.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    output = json.loads(described["output"])
+    assert output["Subject"] == state["summary"]["subject"]
+    message: str = output["Message"]
+    return message
+
+
+RUN_ID = "20261201-223932-2257"
+
+
+def test_a_finished_run_alert_names_model_version_and_next_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = json.dumps({"run_id": RUN_ID, "model": "churn", "registered_version": "1.1.0"})
+    state: dict[str, Any] = {
+        "run_id": RUN_ID,
+        "plan": {"model": "churn"},
+        "registered_version": "1.1.0",
+        "summary": {"subject": "lambdaops: churn 1.1.0 trained and promoted to staging", "message": run},
+    }
+    message = published_message("Notify", state, monkeypatch)
+    headline, _, rest = message.partition("\n\n")
+    assert headline == state["summary"]["subject"]
+    assert f"Model churn, version 1.1.0, training run {RUN_ID}." in rest
+    assert "Next: compare its holdout metrics with production" in rest
+    assert f"lambdaops run {RUN_ID} (GET /training/{RUN_ID})" in rest
+    assert "POST /models/churn/canary" in rest
+    assert message.endswith("\n\n" + run)
+
+
+def test_a_failed_run_alert_names_the_run_and_next_step_even_before_a_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run that failed at Validate has no plan and no version: the alert still reads, from the run."""
+    run = json.dumps({"run_id": RUN_ID, "model": "churn", "failure": {"step": "Validate"}})
+    state: dict[str, Any] = {
+        "run_id": RUN_ID,
+        "summary": {
+            "subject": f"lambdaops: training run {RUN_ID} of churn failed at Validate",
+            "message": run,
+        },
+    }
+    message = published_message("AlertFailure", state, monkeypatch)
+    assert message.startswith(state["summary"]["subject"] + "\n\n")
+    assert f"Training run {RUN_ID} failed." in message
+    assert f"Next: lambdaops run {RUN_ID} (GET /training/{RUN_ID})" in message
+    assert "start a new run (POST /training" in message
+    assert message.endswith("\n\n" + run)

@@ -23,6 +23,7 @@ from lambdaops_tools.grants import (
     StartsTraining,
     WritesCaptures,
     WritesDriftResults,
+    WritesObjects,
     WritesTable,
     WritesTrainedModels,
 )
@@ -105,9 +106,20 @@ def test_artifacts_bucket_is_versioned_private_logged_and_notifies_eventbridge(
     properties = bucket["Properties"]
     assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
     assert properties["PublicAccessBlockConfiguration"] == BLOCK_ALL
-    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-    ]
+    [encryption] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["BucketKeyEnabled"] is True
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    key_id = encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0]
+    key = synthesized.template_json["Resources"][key_id]
+    assert (key["Type"], key["Properties"]["EnableKeyRotation"]) == ("AWS::KMS::Key", True)
+    # Retained with the bucket: the retained objects are unreadable without it.
+    assert key["DeletionPolicy"] == "Retain"
+    assert (
+        key_id
+        != synthesized.template_json["Resources"][DEPLOYMENT.alerts_topic.logical_id]["Properties"][
+            "KmsMasterKeyId"
+        ]["Fn::GetAtt"][0]
+    )
     assert properties["NotificationConfiguration"] == {
         "EventBridgeConfiguration": {"EventBridgeEnabled": True}
     }
@@ -141,19 +153,56 @@ def test_every_bucket_denies_requests_without_tls(synthesized: Synthesized) -> N
         ), f"{bucket_id} has no aws:SecureTransport deny"
 
 
-def test_every_method_requires_iam_and_validates_requests(synthesized: Synthesized) -> None:
+def test_every_method_but_the_public_ones_requires_iam_and_all_validate_requests(
+    synthesized: Synthesized,
+) -> None:
     methods = synthesized.resources("AWS::ApiGateway::Method")
     assert len(methods) == len(DEPLOYMENT.routes)
     (validator_id,) = synthesized.resources("AWS::ApiGateway::RequestValidator")
+    public = {(route.method, route.path) for route in DEPLOYMENT.routes if route.public}
+    assert public == {("GET", "/openapi.json"), ("GET", "/docs")}
+    paths = method_paths(synthesized)
     for logical_id, method in methods.items():
         properties = method["Properties"]
-        assert properties["AuthorizationType"] == "AWS_IAM", logical_id
+        expected = "NONE" if paths[logical_id] in public else "AWS_IAM"
+        assert properties["AuthorizationType"] == expected, logical_id
+        # Without `-c api_keys=true` no method asks for a key.
+        assert properties.get("ApiKeyRequired", False) is False, logical_id
         assert properties["RequestValidatorId"] == {"Ref": validator_id}, logical_id
         assert properties["Integration"]["Type"] == "AWS_PROXY", logical_id
     synthesized.template.has_resource_properties(
         "AWS::ApiGateway::RequestValidator",
         {"ValidateRequestBody": True, "ValidateRequestParameters": True},
     )
+
+
+def method_paths(synthesized: Synthesized) -> dict[str, tuple[str, str]]:
+    """Logical id of each method -> (HTTP method, full path)."""
+    from tests.infra.test_declarations_agree import resource_paths
+
+    paths = resource_paths(synthesized)
+    return {
+        logical_id: (
+            method["Properties"]["HttpMethod"],
+            paths[method["Properties"]["ResourceId"]["Ref"]]
+            if "Ref" in method["Properties"]["ResourceId"]
+            else "/",
+        )
+        for logical_id, method in synthesized.resources("AWS::ApiGateway::Method").items()
+    }
+
+
+def test_public_routes_acknowledge_their_missing_authorization_with_the_reason(
+    synthesized: Synthesized,
+) -> None:
+    for logical_id, (http_method, path) in method_paths(synthesized).items():
+        metadata = synthesized.template_json["Resources"][logical_id].get("Metadata", {})
+        rules = {rule["id"]: rule["reason"] for rule in metadata["cdk_nag"]["rules_to_suppress"]}
+        if path in ("/openapi.json", "/docs"):
+            assert set(rules) == {"AwsSolutions-APIG4", "AwsSolutions-COG4"}, path
+            assert all("no data" in reason for reason in rules.values()), rules
+        else:
+            assert set(rules) == {"AwsSolutions-COG4"}, (http_method, path)
 
 
 def test_stage_is_throttled_logged_traced_and_measured(template: Template) -> None:
@@ -295,6 +344,18 @@ def test_function_permissions_follow_the_declaration(synthesized: Synthesized, s
     # Starting jobs is the training machine's (RunsTrainingJobs), never a function's.
     assert not {"sagemaker:CreateTrainingJob", "iam:PassRole"} & actions
     assert ("cloudwatch:GetMetricData" in actions) is spec.declares(ReadsPredictionMetrics)
+    bucket_key = synthesized.stack.resolve(synthesized.stack.storage.bucket_key.key_arn)
+    on_bucket_key = {
+        action
+        for statement in role_statements(synthesized, spec)
+        if statement["Resource"] == bucket_key
+        for action in as_list(statement["Action"])
+    }
+    # Reading SSE-KMS objects decrypts, writing them (one PutObject each) asks for a data key.
+    expected_on_key = {"kms:Decrypt"} if spec.declares(ReadsArtifacts) else set()
+    if any(isinstance(grant, WritesObjects) for grant in spec.grants):
+        expected_on_key.add("kms:GenerateDataKey")
+    assert on_bucket_key == expected_on_key
     # The one wildcard action: SNS documents kms:GenerateDataKey* for publishers to an SSE-KMS topic.
     allowed_wildcards = {"kms:GenerateDataKey*"} if spec.declares(PublishesAlerts) else set()
     assert {action for action in actions if action.endswith("*")} == allowed_wildcards, sorted(actions)
@@ -306,6 +367,18 @@ def as_list(value: Any) -> list[Any]:
 
 # Statements other constructs add to a function's role: its log group, active tracing, the schedule's DLQ.
 NOT_FROM_GRANTS = ("logs:", "xray:", "sqs:")
+
+
+def dead_letter_key_arn(synthesized: Synthesized) -> dict[str, Any]:
+    key: dict[str, Any] = synthesized.stack.resolve(synthesized.stack.schedules.dead_letter_key.key_arn)
+    return key
+
+
+def from_grants(synthesized: Synthesized, statement: dict[str, Any]) -> bool:
+    """Not what the log group, tracing or the dead-letter queue (and its key) add to a role."""
+    if statement["Resource"] == dead_letter_key_arn(synthesized):
+        return False
+    return not all(action.startswith(NOT_FROM_GRANTS) for action in as_list(statement["Action"]))
 
 
 @pytest.mark.parametrize("spec", FUNCTIONS, ids=lambda spec: spec.name)
@@ -326,7 +399,7 @@ def test_function_role_holds_exactly_its_grants_statements(
     on_role = [
         (sorted(as_list(statement["Action"])), as_list(statement["Resource"]), statement.get("Condition", {}))
         for statement in role_statements(synthesized, spec)
-        if not all(action.startswith(NOT_FROM_GRANTS) for action in as_list(statement["Action"]))
+        if from_grants(synthesized, statement)
     ]
     assert all(statement["Effect"] == "Allow" for statement in role_statements(synthesized, spec))
     assert on_role == declared
@@ -382,8 +455,10 @@ def test_functions_that_publish_alerts_may_publish_to_the_topic_and_use_its_key(
     key = topic["Properties"]["KmsMasterKeyId"]
     statements = role_statements(synthesized, spec)
     published = [r for s in statements if allowed(s, "sns:Publish") for r in statement_resources(s)]
-    encrypted = [r for s in statements if allowed(s, "kms:GenerateDataKey*") for r in statement_resources(s)]
-    decrypted = [r for s in statements if allowed(s, "kms:Decrypt") for r in statement_resources(s)]
+    # On the topic's key: the bucket's key is the artifact grants' (checked with the permissions above).
+    on_key = [s for s in statements if statement_resources(s) == [key]]
+    encrypted = [r for s in on_key if allowed(s, "kms:GenerateDataKey*") for r in statement_resources(s)]
+    decrypted = [r for s in on_key if allowed(s, "kms:Decrypt") for r in statement_resources(s)]
     if spec.declares(PublishesAlerts):
         assert published == [{"Ref": DEPLOYMENT.alerts_topic.logical_id}]
         assert encrypted == decrypted == [key]

@@ -249,8 +249,10 @@ def test_emf_metrics_carry_model_version_and_variant(served: Api, emf: Any) -> N
     [doc] = emf("Invocations")
     [directive] = doc["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "lambdaops"
+    # Per arm, which the canary reads, and per service, which the p99 alarm over every model reads.
     assert [sorted(dimensions) for dimensions in directive["Dimensions"]] == [
-        ["model", "service", "variant", "version"]
+        ["model", "service", "variant", "version"],
+        ["service"],
     ]
     assert {m["Name"]: m["Unit"] for m in directive["Metrics"]} == {
         "Invocations": "Count",

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 from lambdaops.runtime.settings import (
     CanarySettings,
     DriftSettings,
+    OperationsSettings,
     PipelineSettings,
     PredictSettings,
     PromotionSettings,
@@ -46,6 +47,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "drift": DriftSettings,
     "training": TrainingSettings,
     "pipeline": PipelineSettings,
+    "operations": OperationsSettings,
 }
 """The settings model each function's handler parses its environment into."""
 

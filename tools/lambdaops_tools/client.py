@@ -49,6 +49,8 @@ def _is_local(url: str) -> bool:
 
 class LambdaopsClient:
     def __init__(self, api_url: str, sign: bool | None = None, timeout_s: float = 60.0) -> None:
+        if urlsplit(api_url).scheme not in ("http", "https"):
+            raise ApiUnreachable(api_url, "the API's URL must start with https:// (or http:// locally)")
         self.api_url = api_url.rstrip("/")
         self.sign = (not _is_local(api_url)) if sign is None else sign
         self.timeout_s = timeout_s
@@ -62,7 +64,7 @@ class LambdaopsClient:
             headers = self._signed_headers(method, url, data, headers)
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:  # nosec B310 # http(s): __init__
                 text = reply.read().decode()
         except urllib.error.HTTPError as error:
             text = error.read().decode(errors="replace")

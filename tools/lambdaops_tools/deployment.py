@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from lambdaops_tools.grants import (
+    ChecksBucket,
     Grant,
     GrantTargets,
     PlansTrainingJobs,
     PublishesAlerts,
     PublishesEvents,
     ReadsArtifacts,
+    ReadsPlatformMetrics,
     ReadsPredictionMetrics,
     ReadsTable,
     ReadsTrainingJobs,
@@ -138,6 +140,8 @@ class Route:
     method: str
     path: str
     function: str
+    public: bool = False
+    """Callable unsigned (no IAM auth, no API key): only for what holds the API's shape and no data."""
 
     @property
     def path_segments(self) -> tuple[str, ...]:
@@ -399,6 +403,15 @@ DEPLOYMENT = Deployment(
             ),
             description="Steps of a training run: validate, evaluate, register, promote, record failures",
         ),
+        FunctionSpec(
+            name="operations",
+            handler="handler.lambda_handler",
+            dependency_sets=("base",),
+            memory_mb=512,
+            timeout_s=30,
+            grants=(ReadsTable(), ChecksBucket(), ReadsPlatformMetrics(service=service_name("predict"))),
+            description="Operations: GET /health (dependency checks) and GET /metrics (Prometheus format)",
+        ),
     ),
     routes=(
         Route("POST", "/models", "registry"),
@@ -409,8 +422,8 @@ DEPLOYMENT = Deployment(
         Route("GET", "/models/{name}/versions/{version}", "registry"),
         Route("PATCH", "/models/{name}/versions/{version}", "registry"),
         Route("GET", "/models/{name}/compare", "registry"),
-        Route("GET", "/openapi.json", "registry"),
-        Route("GET", "/docs", "registry"),
+        Route("GET", "/openapi.json", "registry", public=True),
+        Route("GET", "/docs", "registry", public=True),
         Route("POST", "/models/{name}/versions/{version}/stage", "promotion"),
         Route("POST", "/models/{name}/rollback", "promotion"),
         Route("GET", "/models/{name}/history", "promotion"),
@@ -419,12 +432,15 @@ DEPLOYMENT = Deployment(
         Route("POST", "/models/{name}/canary", "promotion"),
         Route("GET", "/models/{name}/canary", "promotion"),
         Route("POST", "/models/{name}/predict", "predict"),
+        Route("GET", "/health/predict", "predict"),
         Route("POST", "/models/{name}/versions/{version}/baseline", "drift"),
         Route("POST", "/models/{name}/drift", "drift"),
         Route("GET", "/models/{name}/drift", "drift"),
         Route("POST", "/training", "training"),
         Route("GET", "/training", "training"),
         Route("GET", "/training/{run_id}", "training"),
+        Route("GET", "/health", "operations"),
+        Route("GET", "/metrics", "operations"),
     ),
     state_machines=(
         StateMachineSpec(

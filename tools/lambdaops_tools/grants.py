@@ -68,6 +68,15 @@ class GrantTargets:
     trainer_source_uri: str
     """`s3://...tar.gz`: the reference trainer's source, SageMaker's `sagemaker_submit_directory`."""
     trainer_source_object_arn: str
+    bucket_key_arn: str | None = None
+    """The KMS key the artifacts bucket is encrypted with; None where it is not (the local stack's)."""
+
+    def bucket_key_statements(self, actions: tuple[str, ...]) -> tuple[Statement, ...]:
+        """`actions` on the bucket's key, where it has one: reading an SSE-KMS object decrypts its data key
+        (kms:Decrypt), writing one asks for a new data key (kms:GenerateDataKey)."""
+        if self.bucket_key_arn is None:
+            return ()
+        return (Statement(actions, (self.bucket_key_arn,)),)
 
     def job_arns(self, resource: str) -> str:
         """Every job of a kind (`training-job`, `hyper-parameter-tuning-job`) that lambdaops names."""
@@ -142,6 +151,7 @@ class ReadsArtifacts(Grant):
                 "objects of this one artifacts bucket (<bucket arn>/*).",
             ),
             Statement(("s3:ListBucket",), (targets.bucket_arn,)),
+            *targets.bucket_key_statements(("kms:Decrypt",)),
         )
 
     def environment(self, targets: GrantTargets) -> dict[str, str]:
@@ -159,7 +169,11 @@ class WritesObjects(Grant):
 
     def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
         resources = tuple(f"{targets.bucket_arn}/{keys}" for keys in self.keys)
-        return (Statement(("s3:PutObject",), resources, reason=self.reason),)
+        # One PutObject per object (never multipart), which needs a data key and no kms:Decrypt.
+        return (
+            Statement(("s3:PutObject",), resources, reason=self.reason),
+            *targets.bucket_key_statements(("kms:GenerateDataKey",)),
+        )
 
     def environment(self, targets: GrantTargets) -> dict[str, str]:
         return {"LAMBDAOPS_BUCKET_NAME": targets.bucket_name}
@@ -261,6 +275,33 @@ class ReadsPredictionMetrics(Grant):
 
     def environment(self, targets: GrantTargets) -> dict[str, str]:
         return {"LAMBDAOPS_PREDICTION_SERVICE": self.service}
+
+
+@dataclass(frozen=True)
+class ReadsPlatformMetrics(ReadsPredictionMetrics):
+    """Reads every lambdaops series (`GET /metrics`): lists them and reads their statistics; the
+    prediction series among them are the `service`'s, as the canary reads them."""
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        return (
+            Statement(
+                ("cloudwatch:GetMetricData", "cloudwatch:ListMetrics"),
+                ("*",),
+                reason="cloudwatch:GetMetricData and cloudwatch:ListMetrics (GET /metrics) support no "
+                "resource-level permissions, so their resource must be '*'.",
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ChecksBucket(Grant):
+    """Asks whether the artifacts bucket answers (`GET /health`: HeadBucket), reading none of its objects."""
+
+    def statements(self, targets: GrantTargets) -> tuple[Statement, ...]:
+        return (Statement(("s3:ListBucket",), (targets.bucket_arn,)),)
+
+    def environment(self, targets: GrantTargets) -> dict[str, str]:
+        return {"LAMBDAOPS_BUCKET_NAME": targets.bucket_name}
 
 
 @dataclass(frozen=True)
@@ -404,6 +445,9 @@ class TrainingJobAccess(Grant):
                 "this one bucket.",
             ),
             Statement(("s3:ListBucket",), (bucket,)),
+            # SageMaker uploads archives and checkpoints in parts, and a multipart upload to an SSE-KMS
+            # bucket decrypts its data key for each part.
+            *targets.bucket_key_statements(("kms:Decrypt", "kms:GenerateDataKey")),
             Statement(
                 ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
                 (targets.training_image_repository_arn,),

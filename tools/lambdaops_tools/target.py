@@ -45,7 +45,7 @@ class Target:
             endpoint_url=self.local["aws_endpoint_url"],
             region_name=self.local.get("region"),
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_secret_access_key="testing",  # nosec B106 # moto's fixed fake credentials, local only
         )
 
     def unreachable_fix(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -446,7 +447,9 @@ def run_drift_demo(
         f"   scan ({scanned['trigger']}): {scanned['rows']} captured rows of {scanned['version']}, "
         f"drifted: {', '.join(scanned['drifted_features'])}"
     )
-    received = [alert for alert in alerts() if "drift" in alert["Subject"]]
+    # The scan covers every model in production: the demo shows its own model's alert.
+    own = f"lambdaops: {MODEL} "
+    received = [a for a in alerts() if a["Subject"].startswith(own) and "drift" in a["Subject"]]
     for alert in received:
         say(f"   alert on the SNS topic: {alert['Subject']}")
     say("19. retrain_on_drift: the alert started a run on the newest complete dataset")
@@ -454,10 +457,25 @@ def run_drift_demo(
     say(f"   run {retraining['run_id']} (trigger {retraining['trigger']}) on {retraining['dataset_uri']}")
     retrained = _follow(client, retraining["run_id"], say)
     _outcome(client, retrained, say)
+    metrics = show_operations(client, say)
     return {
         "passed": passed,
         "flagged": flagged,
         "scanned": scanned,
         "alerts": received,
         "retrained": retrained,
+        "metrics": metrics,
     }
+
+
+def show_operations(client: LambdaopsClient, say: Say = print, model: str = MODEL) -> list[str]:
+    """The demo's ending: the model's lines of `GET /metrics` (what Prometheus would scrape), and where the
+    API's reference is."""
+    with urllib.request.urlopen(f"{client.api_url}/metrics", timeout=client.timeout_s) as reply:  # nosec B310 # the client's checked http(s) URL
+        exposition = reply.read().decode()
+    lines = [line for line in exposition.splitlines() if f'model="{model}"' in line]
+    say(f"20. GET /metrics: {model}'s series, as Prometheus scrapes them")
+    for line in lines:
+        say(f"   {line}")
+    say(f"   the whole API, documented: {client.api_url}/docs")
+    return lines

@@ -36,7 +36,7 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
+import subprocess  # nosec B404 # fixed argument lists, never a shell
 import sys
 import tarfile
 import tempfile
@@ -116,7 +116,7 @@ def _gpu_count() -> int:
     if smi is None:
         return 0
     try:
-        listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
+        listed = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout  # nosec B603 # argument list built here from fixed parts, no shell
     except (OSError, subprocess.SubprocessError):
         return 0
     return sum(1 for line in listed.splitlines() if line.startswith("GPU "))
@@ -674,7 +674,7 @@ class _TrainingRun:
         try:
             for instance in instances:
                 instance.command = [*interpreter, program, *self.arguments]
-                instance.process = subprocess.Popen(
+                instance.process = subprocess.Popen(  # nosec B603 # argument list built here from fixed parts, no shell
                     instance.command,
                     cwd=instance.code,
                     env=self._environment(instance, hosts, port),
@@ -718,7 +718,7 @@ class _TrainingRun:
                 self._sync_checkpoints(instances)
 
     def _read(self, instance: _Instance, stream: IO[str] | None, is_stderr: bool) -> None:
-        assert stream is not None  # a pipe
+        assert stream is not None  # a pipe  # nosec B101 # narrows a type for mypy; nothing runs with -O
         for raw in stream:
             line = raw.rstrip("\n")
             if is_stderr:
@@ -747,7 +747,7 @@ class _TrainingRun:
 
     def _sync_checkpoints(self, instances: list[_Instance]) -> None:
         """Upload new and changed checkpoint files, as SageMaker syncs the checkpoint directory to S3."""
-        assert self.checkpoint_uri is not None
+        assert self.checkpoint_uri is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         target = S3Uri.parse(self.checkpoint_uri)
         for instance in instances:
             directory = self._checkpoint_dir(instance)
@@ -781,7 +781,7 @@ class _TrainingRun:
                 text = failure.read_text(errors="replace").strip()
                 if text:
                     return f"AlgorithmError: {text}"
-        assert failed.process is not None
+        assert failed.process is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         tail = "\n".join(failed.stderr_tail)[-600:]
         command = " ".join(shlex.quote(part) for part in failed.command)
         return (
@@ -914,7 +914,7 @@ def _create_training_job(
 
 def _backend_create_training_job(self: Any, **fields: Any) -> LocalTrainingJob:
     job = _create_training_job(self, **fields)
-    assert job._run is not None
+    assert job._run is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
     job._run.start()
     return job
 
@@ -1166,7 +1166,7 @@ class _RandomSearch:
 
     def __init__(self, ranges: list[_Range], seed: int | None) -> None:
         self._ranges = ranges
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # nosec B311 # random search over hyperparameters, not security
 
     def propose(self, number: int) -> tuple[dict[str, str], Any]:
         return {r.name: r.draw(self._rng) for r in self._ranges}, None
@@ -1394,7 +1394,7 @@ class _TuningRun:
         best = self._best()
         if best is not None and self.plan.target is not None:
             value = best.job.metric(self.plan.metric)
-            assert value is not None
+            assert value is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
             if value >= self.plan.target if self.plan.maximize else value <= self.plan.target:
                 return True
         return self.plan.not_improving is not None and self._not_improving >= self.plan.not_improving
@@ -1417,7 +1417,7 @@ class _TuningRun:
                     job = self._create_trial(launched, tuned)
                     self.trials[job.training_job_name] = _Trial(job, tuned, handle)
                     self._refresh()
-                assert job._run is not None
+                assert job._run is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
                 job._run.start()
             while True:  # the running trials end on their own, or when the tuning job stops
                 if self._stop.is_set():

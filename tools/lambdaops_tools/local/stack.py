@@ -36,17 +36,19 @@ from lambdaops_tools.local.sync_tasks import install_sagemaker_sync
 
 REGION = "us-east-1"
 
+_FAKE_CREDENTIAL = "testing"  # moto's fixed fake credentials
 # Local mode only: dummy credentials, and quiet Powertools (no EMF on stdout, no X-Ray).
 _LOCAL_PROCESS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    "AWS_ACCESS_KEY_ID": _FAKE_CREDENTIAL,
+    "AWS_SECRET_ACCESS_KEY": _FAKE_CREDENTIAL,
+    "AWS_SESSION_TOKEN": _FAKE_CREDENTIAL,
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
-# Local overrides of declared settings: a split or promotion is seen by the next request, not 5 s later.
-_LOCAL_FUNCTION_ENV = {"LAMBDAOPS_ROUTING_CACHE_SECONDS": "0"}
+# Local overrides of declared settings: a split or promotion is seen by the next request, not 5 s later,
+# and what a function emitted by the next `GET /metrics`, not 60 s later.
+_LOCAL_FUNCTION_ENV = {"LAMBDAOPS_ROUTING_CACHE_SECONDS": "0", "LAMBDAOPS_METRICS_CACHE_SECONDS": "0"}
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class LocalStack:
         fire_schedule(name, LOCAL_ACCOUNT, REGION)
 
     def write_info(self, path: Path) -> None:
-        assert self.info is not None, "start() first"
+        assert self.info is not None, "start() first"  # nosec B101 # narrows a type for mypy; nothing runs with -O
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self.info), indent=2) + "\n")
 

@@ -23,7 +23,11 @@ class EmfMetrics:
     def request(
         self, model: str, version: str, variant: str, *, error: bool, latency_ms: float | None
     ) -> None:
+        """Per arm (what the canary reads) and, in the same document, per service alone: CloudWatch keeps
+        no percentile across series, so the p99 over every model is alarmed on its own series."""
         metrics = self._metrics({"model": model, "version": version, "variant": variant})
+        if self._service:
+            metrics.add_dimensions(service=self._service)
         metrics.add_metric(name=INVOCATIONS, unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=ERRORS, unit=MetricUnit.Count, value=int(error))
         if latency_ms is not None:

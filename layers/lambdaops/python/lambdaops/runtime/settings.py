@@ -48,7 +48,7 @@ class PromotionSettings(EventSettings, HttpSettings):
 class PredictSettings(ArtifactSettings):
     model_cache_mb: int = Field(default=512, gt=0)
     """Memory budget of the in-process model cache (artifact bytes as the measure)."""
-    artifact_cache_dir: str = "/tmp/lambdaops-artifacts"
+    artifact_cache_dir: str = "/tmp/lambdaops-artifacts"  # nosec B108 # Lambda's one writable folder, private to its sandbox
     routing_cache_seconds: float = Field(default=5.0, ge=0)
     """How long a model's production version and split are trusted."""
     max_instances: int = Field(default=1000, gt=0)
@@ -100,3 +100,16 @@ class PipelineSettings(ArtifactSettings, EventSettings):
     default_spot: bool = True
     max_data_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     """Largest model archive or evaluation file a step reads."""
+
+
+class OperationsSettings(FunctionSettings):
+    """`GET /health` and `GET /metrics`."""
+
+    bucket_name: str
+    """Checked by `GET /health`."""
+    prediction_service: str
+    """The predict function's Powertools service name: the prediction series are read from it."""
+    metrics_cache_seconds: float = Field(default=60.0, ge=0)
+    """How long a read of CloudWatch answers `GET /metrics` (EMF's resolution is one minute)."""
+    health_timeout_seconds: float = Field(default=3.0, gt=0)
+    """How long `GET /health` waits for each dependency before calling it failed."""

@@ -105,7 +105,7 @@ class Predictor:
         self._log: Log = log or logging.getLogger(__name__)
         self._clock = clock
         self._now = now
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # nosec B311 # traffic sampling, not security
         # Plain dicts: single reads and writes are atomic, and a race only costs a duplicate read.
         self._model_records: dict[str, _Fresh[ModelRecord]] = {}
         self._version_records: dict[tuple[str, str], _Fresh[VersionRecord]] = {}

@@ -146,7 +146,7 @@ class JobPlanner:
 
     def _hyperparameters(self, run: RunRecord, tuned: Collection[str] = ()) -> dict[str, str]:
         values = {name: _text(value) for name, value in run.hyperparameters.items() if name not in tuned}
-        assert run.label is not None, "the label is resolved before a job is planned"
+        assert run.label is not None, "the label is resolved before a job is planned"  # nosec B101 # narrows a type for mypy; nothing runs with -O
         return values | {
             "label": run.label,
             "sagemaker_program": PROGRAM,
@@ -166,7 +166,7 @@ class JobPlanner:
 
     def tuning_job(self, run: RunRecord, layout: DatasetLayout) -> dict[str, Any]:
         tuning = run.tuning
-        assert tuning is not None
+        assert tuning is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         config: dict[str, Any] = {
             "Strategy": tuning.strategy,
             "HyperParameterTuningJobObjective": {
@@ -207,12 +207,12 @@ def _parameter_ranges(tuning: TuningConfig) -> dict[str, list[dict[str, Any]]]:
     }
     for name, spec in sorted(tuning.ranges.items()):
         if spec.type == "categorical":
-            assert spec.values is not None
+            assert spec.values is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
             ranges["CategoricalParameterRanges"].append(
                 {"Name": name, "Values": [_text(v) for v in spec.values]}
             )
             continue
-        assert spec.min is not None and spec.max is not None
+        assert spec.min is not None and spec.max is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         integer = spec.type == "integer"
         ranges["IntegerParameterRanges" if integer else "ContinuousParameterRanges"].append(
             {

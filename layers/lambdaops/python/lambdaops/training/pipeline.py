@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from lambdaops.core.clock import Clock, utc_now
 from lambdaops.core.errors import ArtifactIntegrityError, LambdaopsError, PolicyViolation, TrainingFailed
+from lambdaops.core.observability import Metrics
 from lambdaops.promotion.schemas import StageChangeRequest, StepError
 from lambdaops.promotion.stage_changes import Promotion
 from lambdaops.registry.artifacts import ArtifactStore, artifact_key
@@ -32,6 +33,9 @@ from lambdaops.training.schemas import JobSettings, PromotionOutcome, RunFailure
 ACTOR = "lambdaops-training"
 """Who registers and promotes a run's version, in the registry's history."""
 MAX_CAUSE = 2000
+TRAINING_RUNS = "TrainingRuns"
+"""Counted once when a run ends, by `model` and `status` (`succeeded` or `failed`); Powertools adds
+`service`. A CloudWatch dashboard and `GET /metrics` read it by this name."""
 
 
 class PutObject(Protocol):
@@ -116,6 +120,7 @@ class TrainingPipeline:
         put_object: PutObject,
         jobs: TrainingJobs,
         max_data_bytes: int,
+        metrics: Metrics,
         clock: Clock = utc_now,
     ) -> None:
         self._runs = runs
@@ -129,6 +134,7 @@ class TrainingPipeline:
         self._put = put_object
         self._jobs = jobs
         self._max_bytes = max_data_bytes
+        self._metrics = metrics
         self._clock = clock
 
     def _run(self, state: PipelineState, step: str) -> RunRecord:
@@ -150,7 +156,7 @@ class TrainingPipeline:
             )
         check_job_settings(run.settings, self._instance_types())
         check_objective(run.tuning)
-        assert run.label is not None
+        assert run.label is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         layout = self._datasets.check(dataset, run.label)
         tuned = run.tuning is not None
         request = self._planner.tuning_job(run, layout) if tuned else self._planner.training_job(run, layout)
@@ -172,7 +178,7 @@ class TrainingPipeline:
     def evaluate(self, state: PipelineState) -> PipelineState:
         """Scores the new artifact and production on the holdout rows; keeps the ONNX file for registering."""
         run = self._run(state, "Evaluate")
-        assert state.plan is not None and state.training is not None
+        assert state.plan is not None and state.training is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         trained = read_model_archive(self._fetch(state.training.model_artifacts))
         rows = HoldoutRows(
             self._fetch(state.plan.evaluation_uri), state.plan.evaluation_uri.rsplit("/", 1)[-1]
@@ -263,7 +269,7 @@ class TrainingPipeline:
     def promote(self, state: PipelineState) -> PipelineState:
         """Staging when the model's gates allow it; a refusal is the run's outcome, not its failure."""
         run = self._run(state, "Promote")
-        assert state.registered_version is not None
+        assert state.registered_version is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         reason = f"training run {run.run_id}"
         try:
             self._promotion.change_stage(
@@ -281,19 +287,27 @@ class TrainingPipeline:
         return state.model_copy(update={"summary": _summary(run)})
 
     def finish(self, state: PipelineState) -> PipelineState:
-        self._runs.update(state.run_id, status="succeeded", step="Done", ended_at=self._clock())
+        before = self._runs.get(state.run_id)
+        run = self._runs.update(state.run_id, status="succeeded", step="Done", ended_at=self._clock())
+        self._count_end(before, run)
         return state
 
     def fail(self, state: PipelineState) -> PipelineState:
         """Records the caught error against the step the run was in; the alert follows."""
         error, cause = readable_cause(state.error or StepError())
-        run = self._runs.get(state.run_id)
-        step = run.step if run is not None else "Unknown"
+        before = self._runs.get(state.run_id)
+        step = before.step if before is not None else "Unknown"
         failure = RunFailure(step=step, error=error, cause=cause)
         run = self._runs.update(
             state.run_id, status="failed", failure=failure.model_dump(), ended_at=self._clock()
         )
+        self._count_end(before, run)
         return state.model_copy(update={"summary": _summary(run)})
+
+    def _count_end(self, before: RunRecord | None, after: RunRecord) -> None:
+        """`TRAINING_RUNS` once per outcome: a retried step finds its status set, and counts nothing."""
+        if before is None or before.status != after.status:
+            self._metrics.count(TRAINING_RUNS, model=after.model, status=after.status)
 
 
 def _params(hyperparameters: dict[str, Any], label: str, classes: tuple[str, ...]) -> dict[str, Any]:

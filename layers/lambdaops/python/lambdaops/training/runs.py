@@ -97,7 +97,7 @@ class TrainingRuns:
         run = self._resolve(request, dataset)
         check_job_settings(run.settings, self._instance_types())
         check_objective(run.tuning)
-        assert run.label is not None
+        assert run.label is not None  # nosec B101 # narrows a type for mypy; nothing runs with -O
         self._datasets.check(dataset, run.label)
         return self._begin(run.model_copy(update={"trigger": trigger, "reason": reason}))
 

@@ -96,6 +96,10 @@ def test_demo_journey(stack: RunningStack) -> None:
     assert retrained["dataset_uri"] == training["dataset_uri"] and retrained["reason"].startswith(
         f"lambdaops: {MODEL} 1.2.0: drift"
     )
+    # The demo ends on what Prometheus would scrape of its model, and where the API is documented.
+    assert any(line.startswith(f'lambdaops_predictions_total{{model="{MODEL}",') for line in drift["metrics"])
+    assert any(line.startswith("lambdaops_model_stage_info{") for line in drift["metrics"])
+    assert said[-1].endswith(f"{stack.info['api_url']}/docs")
 
 
 def test_racing_promotions_leave_exactly_one_production(stack: RunningStack) -> None:

@@ -90,7 +90,7 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self._stack_name = cdk.Stack.of(self).stack_name
         dashboard = f"the CloudWatch dashboard {dashboard_name} (pick the model at its top)"
-        self.api_errors_alarm = self._alarm(
+        self.api_errors_alarm = self._rate_alarm(
             "ApiServerErrorsAlarm",
             AlarmSpec(
                 "api-5xx-rate",
@@ -101,17 +101,11 @@ class Monitoring(Construct):
                 "which routes answer 5xx, and their function's logs the cause (a 503 ServiceUnavailable "
                 "names the AWS dependency that failed).",
             ),
-            guarded_rate(
-                api_stage.metric_server_error(statistic="Sum", period=FIVE_MINUTES),
-                api_stage.metric_count(statistic="Sum", period=FIVE_MINUTES),
-                "API 5xx rate",
-            ),
-            threshold=ERROR_RATE_THRESHOLD,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
+            api_stage.metric_server_error(statistic="Sum", period=FIVE_MINUTES),
+            api_stage.metric_count(statistic="Sum", period=FIVE_MINUTES),
+            "API 5xx rate",
         )
-        self.predict_errors_alarm = self._alarm(
+        self.predict_errors_alarm = self._rate_alarm(
             "PredictErrorRateAlarm",
             AlarmSpec(
                 "predict-error-rate",
@@ -120,15 +114,9 @@ class Monitoring(Construct):
                 f"open {dashboard}: its error-rate graph names the model, version and variant that fail; "
                 "roll that model back (POST /models/{name}/rollback) or clear its traffic split.",
             ),
-            guarded_rate(
-                service_metric(ERRORS, "predict", "Sum", FIVE_MINUTES),
-                service_metric(INVOCATIONS, "predict", "Sum", FIVE_MINUTES),
-                "prediction error rate",
-            ),
-            threshold=ERROR_RATE_THRESHOLD,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
+            service_metric(ERRORS, "predict", "Sum", FIVE_MINUTES),
+            service_metric(INVOCATIONS, "predict", "Sum", FIVE_MINUTES),
+            "prediction error rate",
         )
         self.predict_latency_alarm = self._alarm(
             "PredictLatencyP99Alarm",
@@ -209,6 +197,25 @@ class Monitoring(Construct):
             self.integrity_alarm,
             self.drift_scan_alarm,
             self.dead_letter_alarm,
+        )
+
+    def _rate_alarm(
+        self,
+        construct_id: str,
+        spec: AlarmSpec,
+        failures: cloudwatch.IMetric,
+        requests: cloudwatch.IMetric,
+        label: str,
+    ) -> cloudwatch.Alarm:
+        """A failure rate above `ERROR_RATE_THRESHOLD` in 2 of 3 periods (`guarded_rate`)."""
+        return self._alarm(
+            construct_id,
+            spec,
+            guarded_rate(failures, requests, label),
+            threshold=ERROR_RATE_THRESHOLD,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
         )
 
     def _alarm(

@@ -25,6 +25,11 @@ class RunningStack:
         self.client = LambdaopsClient(info["api_url"])
         self.s3 = self.aws("s3")
 
+    def upload(self, key: str, data: bytes) -> str:
+        """Put `data` at `key` in the stack's bucket; its `s3://` URI."""
+        self.s3.put_object(Bucket=self.info["bucket"], Key=key, Body=data)
+        return f"s3://{self.info['bucket']}/{key}"
+
     def aws(self, service: str) -> Any:
         """A boto3 client of the stack's emulated AWS."""
         return boto3.client(

@@ -13,7 +13,6 @@ import json
 import os
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,17 +41,15 @@ SERVER_ERRORS_ALLOWED = {"InferenceFailed"}
 """A model that fails at inference is the model's fault, reported as such; anything else is ours."""
 
 
-def _seed(stack: RunningStack, folder: Path) -> str:
-    """`MODEL` with `VERSION` in production and a baseline; returns the artifact's URI."""
+def _seed(stack: RunningStack) -> str:
+    """`MODEL` with `VERSION` in production; returns the artifact's URI."""
     model = train_logistic_regression(50)
-    key = f"models/{MODEL}/uploads/model.onnx"
-    stack.s3.put_object(Bucket=stack.info["bucket"], Key=key, Body=model.onnx_bytes)
-    uri = f"s3://{stack.info['bucket']}/{key}"
+    uri = stack.upload(f"models/{MODEL}/uploads/model.onnx", model.onnx_bytes)
     client = stack.client
     client.create_model(MODEL, tags={"team": "fuzz"})
     client.register_version(MODEL, uri, version=VERSION, metrics=model.metrics)
-    client.request("POST", f"/models/{MODEL}/versions/{VERSION}/stage", {"stage": "staging"})
-    client.request("POST", f"/models/{MODEL}/versions/{VERSION}/stage", {"stage": "production"})
+    client.set_stage(MODEL, VERSION, "staging")
+    client.set_stage(MODEL, VERSION, "production")
     return uri
 
 
@@ -72,7 +69,7 @@ def _aimed(document: dict[str, Any], artifact_uri: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with running_stack(tmp_path_factory.mktemp("fuzz-stack")) as stack:
-        uri = _seed(stack, tmp_path_factory.mktemp("fuzz-model"))
+        uri = _seed(stack)
         with urllib.request.urlopen(stack.info["api_url"] + "/openapi.json", timeout=30) as reply:
             document = json.loads(reply.read())
         config = SchemathesisConfig.from_dict(

@@ -35,11 +35,10 @@ def test_metrics_are_prometheus_text(stack: RunningStack) -> None:
 
 
 def test_the_demo_ends_with_its_models_metrics_and_the_docs_url(stack: RunningStack) -> None:
-    name, bucket = "demo-ending", stack.info["bucket"]
+    name = "demo-ending"
     stack.client.create_model(name)
-    key = f"models/{name}/1.0.0/model.onnx"
-    stack.s3.put_object(Bucket=bucket, Key=key, Body=train_logistic_regression(50).onnx_bytes)
-    stack.client.register_version(name, f"s3://{bucket}/{key}", version="1.0.0")
+    uri = stack.upload(f"models/{name}/1.0.0/model.onnx", train_logistic_regression(50).onnx_bytes)
+    stack.client.register_version(name, uri, version="1.0.0")
     stack.client.predict(name, [[24.0, 79.5, 1.0, 12.5]], version="1.0.0")
     said: list[str] = []
 

@@ -126,13 +126,12 @@ def _exited(process: subprocess.Popen[bytes], folder: Path) -> None:
 @pytest.fixture(scope="module")
 def traffic(stack: RunningStack) -> dict[str, int]:
     """A model in production that answered 3 requests, and a named version that answered 2."""
-    client, bucket = stack.client, stack.info["bucket"]
+    client = stack.client
     client.create_model(MODEL)
     model = train_logistic_regression(50)
     for version in ("1.0.0", "1.1.0"):
-        key = f"models/{MODEL}/{version}/model.onnx"
-        stack.s3.put_object(Bucket=bucket, Key=key, Body=model.onnx_bytes)
-        client.register_version(MODEL, f"s3://{bucket}/{key}", version=version)
+        uri = stack.upload(f"models/{MODEL}/{version}/model.onnx", model.onnx_bytes)
+        client.register_version(MODEL, uri, version=version)
     client.set_stage(MODEL, "1.0.0", "staging")
     client.set_stage(MODEL, "1.0.0", "production")
     for _ in range(3):

@@ -342,19 +342,20 @@ class DynamoRegistryStore:
         if token is not None:
             request["ExclusiveStartKey"] = listing.start_key(token)
         filtered = "FilterExpression" in request or keep is not None
-        raw: list[dict[str, Any]] = []
-        while len(raw) < limit:
-            request["Limit"] = max(limit, 25) if filtered else limit - len(raw)
+        found: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (as stored, plain)
+        while len(found) < limit:
+            request["Limit"] = max(limit, 25) if filtered else limit - len(found)
             reply = self._db.query(**request)
-            raw += [i for i in reply["Items"] if keep is None or keep(plain(i))]
+            items = ((item, plain(item)) for item in reply["Items"])
+            found += [pair for pair in items if keep is None or keep(pair[1])]
             if "LastEvaluatedKey" not in reply:
-                if len(raw) <= limit:
-                    return [plain(i) for i in raw], None
+                if len(found) <= limit:
+                    return [item for _, item in found], None
                 break
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-        page = raw[:limit]
-        last = page[-1]
-        return [plain(i) for i in page], listing.token({k: last[k] for k in listing.key_names})
+        page = found[:limit]
+        last = page[-1][0]
+        return [item for _, item in page], listing.token({k: last[k] for k in listing.key_names})
 
 
 def _refusal(change: ModelChange, reasons: list[str | None]) -> Exception:
